@@ -1,0 +1,39 @@
+# neuronb: `make reports` regenerates every report (quick preset); `make test` runs every test.
+# Both create the virtual environment .venv and install neuronb into it first (idempotent).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.neuronb-installed
+PRESET ?= quick
+
+.PHONY: setup test test-notebooks test-pytest reports bench clean-data help
+help:
+	@echo "make reports   set up, then regenerate every HTML report into reports/ (PRESET=quick|paper)"
+	@echo "make test      set up, then run the notebook tests (nbdev-test) and pytest"
+	@echo "make setup     only create .venv and install neuronb with its pinned torch/torchvision"
+	@echo "make bench     set up, then run the training-speed benchmark"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# the CPU torch 2.13.0 wheel on this machine breaks torchvision: refuse to end with it
+	$(BIN)/python -c "import torch, torchvision, torchvision.ops; assert torch.__version__.split('+')[0] == '2.14.1', torch.__version__; torchvision.ops.nms(torch.rand(2, 4), torch.rand(2), 0.5); print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	touch $(STAMP)
+
+test: setup
+	$(MAKE) test-notebooks test-pytest
+
+test-notebooks: setup
+	$(BIN)/nbdev-test --n-workers 2 --timing
+
+test-pytest: setup
+	$(BIN)/python -m pytest -q
+
+reports: setup
+	$(BIN)/neuronb report --preset $(PRESET)
+
+bench: setup
+	$(BIN)/neuronb bench train

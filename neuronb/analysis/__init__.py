@@ -1,0 +1,1 @@
+"Model-agnostic measurements: they take any `nn.Module`, layer names and data."

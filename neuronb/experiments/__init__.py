@@ -1,0 +1,1 @@
+"Protocols: one module per research system, composing data, models, train and analysis."

@@ -1,0 +1,26 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("NEURONB_TEST", "1")
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    "Point data/, runs/, reports/ and the store at a temporary folder."
+    for var, sub in [("NEURONB_RUNS", "runs"), ("NEURONB_REPORTS", "reports")]:
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    monkeypatch.setenv("NEURONB_STORE", str(tmp_path / "runs" / "store.sqlite"))
+    return tmp_path
+
+
+def run_cli(*args, env=None, cwd=None, timeout=600):
+    "Run the installed `neuronb` command in a subprocess; return the CompletedProcess."
+    import subprocess
+    exe = Path(sys.executable).parent / "neuronb"
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, env=full_env,
+                          cwd=cwd or ROOT, timeout=timeout)
