@@ -7,7 +7,7 @@ experiment, in one file that many processes can write at once."""
 __all__ = ['STORE_FILE_NAME', 'RUN_STATUSES', 'SCHEMA_MIGRATIONS', 'SCHEMA_VERSION', 'default_store_path', 'check_store_path',
            'utc_now', 'to_json', 'git_commit', 'is_busy_error', 'with_retry', 'RunStore', 'config_matches']
 
-# %% ../nbs/01_store.ipynb #0835050e
+# %% ../nbs/01_store.ipynb #f77a27b4
 import contextlib
 import functools
 import json
@@ -35,7 +35,7 @@ def _core():
     import neuronb.core
     return neuronb.core
 
-# %% ../nbs/01_store.ipynb #2593789e
+# %% ../nbs/01_store.ipynb #b4f49693
 STORE_FILE_NAME = "neuronb.sqlite"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -58,7 +58,7 @@ def check_store_path(path: Path | str) -> Path:
                              f"{header[:16]!r}); expected a file written by neuronb.store or an empty path")
     return path
 
-# %% ../nbs/01_store.ipynb #9b6a50cc
+# %% ../nbs/01_store.ipynb #c2dcdad9
 def utc_now() -> str:
     "The current time as an ISO 8601 UTC string with milliseconds."
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -102,7 +102,7 @@ def git_commit() -> str | None:
         return None
     return None
 
-# %% ../nbs/01_store.ipynb #de59b16e
+# %% ../nbs/01_store.ipynb #a5b32299
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 
 SCHEMA_MIGRATIONS: list[tuple[str, ...]] = [
@@ -166,7 +166,7 @@ SCHEMA_MIGRATIONS: list[tuple[str, ...]] = [
 ]
 SCHEMA_VERSION = len(SCHEMA_MIGRATIONS)
 
-# %% ../nbs/01_store.ipynb #4b99d004
+# %% ../nbs/01_store.ipynb #5a6b5b77
 _INHERITED_CONNECTIONS: list[sqlite3.Connection] = []   # opened by a parent process; kept, never touched
 
 def is_busy_error(error: BaseException) -> bool:
@@ -188,7 +188,7 @@ def with_retry(fn: Callable[[], Any], timeout: float = 30.0, where: str = "run s
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
 
-# %% ../nbs/01_store.ipynb #d98cadcf
+# %% ../nbs/01_store.ipynb #af6c558a
 class RunStore:
     "The SQLite run store at `path` (default: `default_store_path()`); safe across threads and processes."
     def __init__(self, path: Path | str | None = None, timeout: float = 30.0):
@@ -270,7 +270,7 @@ class RunStore:
         return with_retry(lambda: pd.read_sql_query(sql, self.connection, params=tuple(params)),
                           self.timeout, f"run store {self.path}")
 
-# %% ../nbs/01_store.ipynb #0c554847
+# %% ../nbs/01_store.ipynb #67ba83bd
 def _runs_frame(df: pd.DataFrame) -> pd.DataFrame:
     df["config"] = [json.loads(text) for text in df["config"]]
     df["seed"] = df["seed"].astype("Int64")
@@ -295,8 +295,11 @@ _RUN_COLUMNS = "run_id, name, kind, status, seed, config, started, ended, host, 
 
 @patch
 def start_run(self: RunStore, name: str, config: dict | Any = None, seed: int | None = None,
-              kind: str = "train", run_id: str | None = None, notes: str | None = None) -> str:
-    "Record a new `running` run and return its id; with the `run_id` of an unfinished run, resume it."
+              kind: str = "train", run_id: str | None = None, notes: str | None = None, reopen: bool = False) -> str:
+    """Record a new `running` run and return its id; with the `run_id` of an unfinished run, resume it.
+
+    A finished run is resumed only with `reopen=True` (training continued for more epochs); its config is
+    then replaced by the new one."""
     if not isinstance(name, str) or not name: raise ValueError(f"run name must be a non-empty string, got {name!r}")
     if seed is not None: seed = int(seed)
     config_text = _config_text(config)
@@ -304,9 +307,11 @@ def start_run(self: RunStore, name: str, config: dict | Any = None, seed: int | 
         if run_id is not None:
             row = db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is not None:
-                if row[0] == "finished":
+                if row[0] == "finished" and not reopen:
                     raise ValueError(f"run {run_id} in run store {self.path} is already finished; "
-                                     f"start a new run (run_id=None) instead of resuming it")
+                                     f"start a new run (run_id=None) or pass reopen=True to continue it")
+                if row[0] == "finished":
+                    db.execute("UPDATE runs SET config = ? WHERE run_id = ?", (config_text, run_id))
                 db.execute("UPDATE runs SET status = 'running', ended = NULL WHERE run_id = ?", (run_id,))
                 return run_id
         new_id = run_id or uuid.uuid4().hex
@@ -357,7 +362,7 @@ def runs(self: RunStore) -> pd.DataFrame:
     "Every run, oldest first."
     return self.find_runs()
 
-# %% ../nbs/01_store.ipynb #e7c4ecc4
+# %% ../nbs/01_store.ipynb #9a2979d5
 @patch
 @contextlib.contextmanager
 def run(self: RunStore, name: str, config: dict | Any = None, seed: int | None = None, kind: str = "train",
@@ -374,7 +379,7 @@ def run(self: RunStore, name: str, config: dict | Any = None, seed: int | None =
         raise
     self.finish_run(run_id)
 
-# %% ../nbs/01_store.ipynb #806dc0be
+# %% ../nbs/01_store.ipynb #d43789a2
 def _number(what: str, value: Any) -> float | None:
     if value is None: return None
     try:
@@ -423,7 +428,7 @@ def metrics(self: RunStore, run_id: str | Iterable[str] | None = None, wide: boo
     table.columns.name = None
     return table.sort_values(index, kind="stable").reset_index(drop=True)
 
-# %% ../nbs/01_store.ipynb #b641892a
+# %% ../nbs/01_store.ipynb #adee0d57
 _SCORE_FILTERS = ("id", "run_id", "model", "benchmark", "layer", "score", "error", "batchnorm", "modification", "time")
 
 def _as_flag(value: Any) -> int:
@@ -473,7 +478,7 @@ def raw_scores(self: RunStore) -> pd.DataFrame:
     df["batchnorm"] = df["batchnorm"].astype(bool)
     return df
 
-# %% ../nbs/01_store.ipynb #93dbba20
+# %% ../nbs/01_store.ipynb #50955dfd
 @patch
 def import_raw_scores(self: RunStore, sqlite_path: Path | str) -> int:
     "Copy the `raw_scores` table of an original wiring-up-vision `scores.sqlite` into this store; returns rows."
@@ -506,7 +511,7 @@ def import_raw_scores(self: RunStore, sqlite_path: Path | str) -> int:
     self._write(write)
     return len(records)
 
-# %% ../nbs/01_store.ipynb #f8099eaa
+# %% ../nbs/01_store.ipynb #6c522759
 @patch
 def add_artifact(self: RunStore, run_id: str, path: Path | str, kind: str = "checkpoint") -> str:
     "Record file `path` written by `run_id` with its SHA-256 (updated if already recorded); returns the hash."

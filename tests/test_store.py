@@ -49,6 +49,10 @@ def test_runs_round_trip_and_resume(store):
         store.start_run("cifar", config, run_id=run_id)
     runs = store.runs()
     assert list(runs["run_id"]) == [run_id] and runs["config"].iloc[0]["lr"] == 0.1
+    # continuing a finished run for more epochs reopens it with the new config
+    assert store.start_run("cifar", {**config, "lr": 0.2}, run_id=run_id, reopen=True) == run_id
+    assert store.get_run(run_id)["status"] == "running" and store.get_run(run_id)["config"]["lr"] == 0.2
+    store.finish_run(run_id)
     with pytest.raises(KeyError, match="missing-run"):
         store.get_run("missing-run")
     with pytest.raises(ValueError, match="status must be one of"):

@@ -2,4 +2,4 @@
 # Importing the modules registers their datasets.
 from neuronb.data.core import (DATASETS, FileImageDataset, ImageSet, cached_generate, get_dataset, list_datasets,
                                read_image, register_dataset)
-from neuronb.data import augment, formats  # noqa: F401  (registration side effects)
+from neuronb.data import augment, formats, synthetic, video  # noqa: F401  (registration side effects)
