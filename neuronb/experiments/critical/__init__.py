@@ -14,3 +14,5 @@ from neuronb.experiments.critical.theory import (DeficitRuns, TwoSourceTask, cri
 from neuronb.experiments.critical.protocols import (DEFICITS, SPLITS, CriticalConfig, build_trainer,  # noqa: F401
                                                     critical_callbacks, deficit_removal_sweep, train_critical,
                                                     window_sensitivity)
+from neuronb.experiments.critical.protocols import (TrackUsableInformation, load_critical_run,  # noqa: F401
+                                                    run_sensor_variance)
