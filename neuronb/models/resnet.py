@@ -11,7 +11,7 @@ from torch import nn
 from .registry import register_model
 
 # %% auto #0
-__all__ = ['conv3x3', 'BasicBlock', 'CifarResNet', 'resnet18_cifar']
+__all__ = ['conv3x3', 'BasicBlock', 'init_resnet_weights', 'CifarResNet', 'resnet18_cifar']
 
 # %% ../../nbs/07b_models_resnet.ipynb #de3b5859
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -40,6 +40,16 @@ class BasicBlock(nn.Module):
         return self.relu2(out + shortcut)
 
 # %% ../../nbs/07b_models_resnet.ipynb #85285f99
+def init_resnet_weights(model: nn.Module) -> nn.Module:
+    "torchvision's ResNet initialisation: Kaiming-normal convs (fan-out, ReLU gain), batch-norm weight 1 and bias 0."
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
 class CifarResNet(nn.Module):
     "A ResNet for small images: 3x3 stride-1 stem, no max-pool, `BasicBlock` stages, global average pool, linear head."
     def __init__(self, blocks_per_stage: tuple[int, ...] = (2, 2, 2, 2), width: float = 1.0, in_channels: int = 3,
@@ -66,12 +76,7 @@ class CifarResNet(nn.Module):
         self._init_weights(zero_init_residual)
 
     def _init_weights(self, zero_init_residual: bool):
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_resnet_weights(self)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, BasicBlock):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .registry import register_model
-from .resnet import conv3x3
+from .resnet import conv3x3, init_resnet_weights
 
 # %% auto #0
 __all__ = ['MULTIHEAD_NAMES', 'PreActBlock', 'preact_stage', 'scaled_channels', 'SensorPathway', 'SumFusion', 'SplitResNet',
@@ -73,14 +73,6 @@ class SumFusion(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a + b
 
-def _init_resnet(model: nn.Module):
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-
 class SplitResNet(nn.Module):
     """Two independent early pathways (one per sensor) summed into a shared ResNet tail.
 
@@ -108,7 +100,7 @@ class SplitResNet(nn.Module):
         self.region_layers = {"V1_a": "pathway_a.layer1", "V1_b": "pathway_b.layer1",
                               "V2_a": "pathway_a.layer2", "V2_b": "pathway_b.layer2",
                               "fusion": "fuse", "V4": "layer3", "IT": "layer4"}
-        _init_resnet(self)
+        init_resnet_weights(self)
 
     def forward_features(self, x_a: torch.Tensor, x_b: torch.Tensor) -> torch.Tensor:
         "The pooled representation `(N, num_features)` of the two sensor inputs."
@@ -168,7 +160,7 @@ class PreActResNet(nn.Module):
         self.fc = nn.Linear(ch[3], num_classes)
         self.num_features = ch[3]
         self.region_layers = {"V1": "layer1", "V2": "layer2", "V4": "layer3", "IT": "layer4"}
-        _init_resnet(self)
+        init_resnet_weights(self)
 
     def combine(self, x: torch.Tensor, x_b: torch.Tensor | None = None) -> torch.Tensor:
         "The stem's input: `x`, or the two sensor inputs fused as `input_fusion` says."
