@@ -418,8 +418,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                                                     'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols.TrackUsableInformation.on_epoch_end': ( 'critical_protocols.html#trackusableinformation.on_epoch_end',
                                                                                                                                         'neuronb/experiments/critical/protocols.py'),
-                                                        'neuronb.experiments.critical.protocols._splits': ( 'critical_protocols.html#_splits',
-                                                                                                            'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols.build_trainer': ( 'critical_protocols.html#build_trainer',
                                                                                                                   'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols.critical_callbacks': ( 'critical_protocols.html#critical_callbacks',

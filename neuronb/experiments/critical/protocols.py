@@ -20,7 +20,7 @@ import pandas as pd
 from ...analysis.information import usable_information
 from ...analysis.sensor_variance import sensor_variance, summarize
 from ...core import atomic_write_text, config_from_dict, config_to_dict, in_test, runs_dir, seed_everything
-from ...data import get_dataset
+from ..classification import load_splits
 from ...models import create, region_layers
 from ...train import Callback, Trainer, TrainConfig
 from .sensors import (Blur, ContrastLoss, IndependentSensors, Noise, SensorDropout,
@@ -42,6 +42,7 @@ class CriticalConfig:
     name: str = "critical"
     dataset: str = "shapes"
     dataset_kw: dict = field(default_factory=dict)
+    root: str | None = None            # for readers of on-disk datasets (e.g. cifar10 for the paper preset)
     label: str = "fine"
     model: str = "split_resnet18"
     model_kw: dict = field(default_factory=lambda: {"width": 0.25})
@@ -99,18 +100,10 @@ class TrackUsableInformation(Callback):
         metrics.update({f"info_{c}_bits": info[f"{c}_bits"] for c in ("both", "a_only", "b_only")})
 
 # %% ../../../nbs/25_critical_protocols.ipynb #d3b0f070
-def _splits(config: CriticalConfig):
-    train = get_dataset(config.dataset, "train", **config.dataset_kw)
-    test = get_dataset(config.dataset, "test", **config.dataset_kw)
-    val = None
-    if config.val_fraction:
-        train, val = train.split_off(config.val_fraction, seed=config.train.seed, stratify=config.label)
-    return train, val, test
-
 def build_trainer(config: CriticalConfig, data=None, store=None, run_dir: Path | str | None = None,
                   callbacks: Sequence[Callback] = ()) -> Trainer:
     "A Trainer for `config` (model seeded from `config.train.seed`, sensors and deficit as callbacks)."
-    train, val, test = data or _splits(config)
+    train, val, test = data or load_splits(config)
     seed_everything(config.train.seed)
     model = create(config.model, num_classes=train.num_classes(config.label), **config.model_kw)
     tcfg, loss_fn = replace(config.train, label=config.label), None
@@ -150,7 +143,7 @@ def deficit_removal_sweep(config: CriticalConfig, removal_epochs: Sequence[int],
     if config.deficit == "none":
         raise ValueError("deficit_removal_sweep: config.deficit is 'none'; choose the deficit to remove")
     root = Path(root) if root is not None else runs_dir() / f"{config.name}-sweep-{time.strftime('%Y%m%d-%H%M%S')}"
-    data = data or _splits(config)
+    data = data or load_splits(config)
     last = removal_epochs[-1]
     every = math.gcd(*[k for k in removal_epochs if k > 0]) if last > 0 else 0
     main = replace(config, name=f"{config.name}-main", deficit_start=0, deficit_end=None,
@@ -176,7 +169,7 @@ def window_sensitivity(config: CriticalConfig, onsets: Sequence[int], length: in
         raise ValueError(f"window_sensitivity: need length >= 1 and 0 <= onset < epochs={config.train.epochs}, "
                          f"got length={length}, onsets={list(onsets)}")
     root = Path(root) if root is not None else runs_dir() / f"{config.name}-windows-{time.strftime('%Y%m%d-%H%M%S')}"
-    data = data or _splits(config)
+    data = data or load_splits(config)
     baseline = train_critical(replace(config, name=f"{config.name}-nodeficit", deficit="none"), store,
                               root / "none", data=data)["test"]
     base_acc = baseline.get("acc", baseline.get("acc_both"))
