@@ -24,7 +24,8 @@ from ..data.core import ImageSet
 from ..models.registry import layer_names
 
 # %% auto #0
-__all__ = ['REDUCTIONS', 'resolve_layers', 'spatial_mean', 'GaussianProjection', 'extract_features', 'layer_output_shapes']
+__all__ = ['REDUCTIONS', 'resolve_layers', 'spatial_mean', 'GaussianProjection', 'collect_layer_calls', 'hooked_layers',
+           'prepare_batch', 'model_device', 'extract_features', 'layer_output_shapes']
 
 # %% ../../nbs/09_features.ipynb #b017b487
 def resolve_layers(model: nn.Module, layers: str | Sequence[str] | Mapping[str, str]) -> dict[str, str]:
@@ -126,7 +127,7 @@ class _LayerRecorder:
     def __call__(self, module: nn.Module, inputs: Any, output: Any) -> None:
         self.calls.append(self.transform(len(self.calls), _first_tensor(output, self.name)))
 
-def _collect_calls(recorders: dict[str, _LayerRecorder]) -> dict[str, Any]:
+def collect_layer_calls(recorders: dict[str, _LayerRecorder]) -> dict[str, Any]:
     "`{key: value}` for modules called once, `{key-t0: ..., key-t1: ...}` for modules called repeatedly; clears the recorders."
     collected: dict[str, Any] = {}
     for key, recorder in recorders.items():
@@ -141,7 +142,7 @@ def _collect_calls(recorders: dict[str, _LayerRecorder]) -> dict[str, Any]:
     return collected
 
 @contextlib.contextmanager
-def _hooked(model: nn.Module, resolved: dict[str, str], transform: Callable[[str, int, torch.Tensor], Any]):
+def hooked_layers(model: nn.Module, resolved: dict[str, str], transform: Callable[[str, int, torch.Tensor], Any]):
     "Model in eval mode with one recorder per layer; hooks removed and training mode restored afterwards."
     recorders = {key: _LayerRecorder(name, lambda call, x, name=name: transform(name, call, x))
                  for key, name in resolved.items()}
@@ -183,7 +184,7 @@ def _images_of(item: Any) -> torch.Tensor:
         return item[0]
     raise TypeError(f"each batch must be an image tensor or an (images, labels, ...) tuple, got {type(item).__name__}")
 
-def _prepare(images: Any, device: torch.device, preprocess: Callable | None) -> torch.Tensor:
+def prepare_batch(images: Any, device: torch.device, preprocess: Callable | None) -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"expected a batch of images as a tensor, got {type(images).__name__}")
     images = images.to(device, non_blocking=True)
@@ -265,7 +266,7 @@ class _NpySink:
         return {name: np.load(path, mmap_mode="r") for name, path in self.paths.items()}
 
 # %% ../../nbs/09_features.ipynb #42aa219c
-def _model_device(model: nn.Module) -> torch.device | None:
+def model_device(model: nn.Module) -> torch.device | None:
     first = next(model.parameters(), None)
     return first.device if first is not None else None
 
@@ -312,17 +313,17 @@ def extract_features(model: nn.Module, data: Any, layers: str | Sequence[str] | 
                 values = projections[name, call](values)
         return values.to("cpu", torch.float32, copy=True)  # a copy: later in-place ops cannot change it
 
-    home = _model_device(model)
+    home = model_device(model)
     model.to(device)
     try:
-        with _hooked(model, resolved, reduce_output) as recorders, contextlib.ExitStack() as files:
+        with hooked_layers(model, resolved, reduce_output) as recorders, contextlib.ExitStack() as files:
             sink = _NpySink(out_dir, n_total, files) if out_dir is not None else _MemorySink(n_total)
             names, n_seen = None, 0
             for images in batches:
-                x = _prepare(images, device, preprocess)
+                x = prepare_batch(images, device, preprocess)
                 with torch.no_grad(), autocast(device, precision):
                     model(x)
-                outputs = _collect_calls(recorders)
+                outputs = collect_layer_calls(recorders)
                 if names is None:
                     names = list(outputs)
                 elif list(outputs) != names:
@@ -351,7 +352,7 @@ def layer_output_shapes(model: nn.Module, input_shape: Sequence[int],
                         layers: str | Sequence[str] | Mapping[str, str]) -> dict[str, tuple[int, ...]]:
     "Output shape of each of `layers` for an input of shape `input_shape` (batch dimension included), one forward pass on zeros."
     resolved = resolve_layers(model, layers)
-    x = torch.zeros(tuple(input_shape), device=_model_device(model) or "cpu")
-    with _hooked(model, resolved, lambda name, call, output: tuple(output.shape)) as recorders, torch.no_grad():
+    x = torch.zeros(tuple(input_shape), device=model_device(model) or "cpu")
+    with hooked_layers(model, resolved, lambda name, call, output: tuple(output.shape)) as recorders, torch.no_grad():
         model(x)
-        return _collect_calls(recorders)
+        return collect_layer_calls(recorders)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import _model_device, _prepare
+from .features import model_device, prepare_batch
 from ..core import autocast, get_device, resolve_precision
 from ..data.core import ImageSet
 
@@ -100,12 +100,12 @@ def usable_information(model: nn.Module, data: Any, split: Callable | None = Non
     nats = {c: 0.0 for c in CONDITIONS}
     correct = {c: 0 for c in CONDITIONS}
     n_seen = 0
-    home, was_training = _model_device(model), model.training
+    home, was_training = model_device(model), model.training
     model.to(device).eval()
     try:
         for x, labels in _labelled_batches(data, split, label, batch_size):
             if split is not None:
-                x = _prepare(x, device, preprocess)
+                x = prepare_batch(x, device, preprocess)
                 pair = split(x)
                 if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(v, torch.Tensor) for v in pair)):
                     raise TypeError(f"split must return a pair of tensors (x_a, x_b), got {type(pair).__name__}")

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .features import _collect_calls, _hooked, _model_device, _prepare, resolve_layers, spatial_mean
+from .features import collect_layer_calls, hooked_layers, model_device, prepare_batch, resolve_layers, spatial_mean
 from ..core import autocast, get_device, resolve_precision
 from ..data.core import ImageSet
 
@@ -219,7 +219,7 @@ def _sensor_batches(data: Any, split: Callable | None, batch_size: int, device: 
         else:
             items = [data[i] for i in range(k * batch_size, (k + 1) * batch_size)]
             batch = torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
-        x = _prepare(batch, device, preprocess)
+        x = prepare_batch(batch, device, preprocess)
         pair = split(x)
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(v, torch.Tensor) for v in pair)):
             raise TypeError(f"split must return a pair of tensors (x_a, x_b), got {type(pair).__name__}")
@@ -264,10 +264,10 @@ def sensor_variance(model: nn.Module, layers: str | Sequence[str] | Mapping[str,
     passes = ("due_to_b", "due_to_a") + (("joint",) if joint else ())
     stats: dict[str, dict[str, RunningVariance]] = {p: {} for p in passes}
     names = None
-    home = _model_device(model)
+    home = model_device(model)
     model.to(device)
     try:
-        with _hooked(model, resolved, record) as recorders, torch.no_grad(), autocast(device, precision):
+        with hooked_layers(model, resolved, record) as recorders, torch.no_grad(), autocast(device, precision):
             for k in range(used):
                 x_a, x_b = take(k)
                 inputs = {"due_to_b": (fixed_a, x_b), "due_to_a": (x_a, fixed_b), "joint": (x_a, x_b.flip(0))}
@@ -276,7 +276,7 @@ def sensor_variance(model: nn.Module, layers: str | Sequence[str] | Mapping[str,
                         model(*inputs[name_of_pass])
                     except TypeError as e:
                         raise TypeError(f"sensor_variance calls model(x_a, x_b); {type(model).__name__} failed: {e}") from e
-                    outputs = _collect_calls(recorders)
+                    outputs = collect_layer_calls(recorders)
                     if names is None:
                         names = list(outputs)
                     elif list(outputs) != names:
