@@ -152,6 +152,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'neuronb.cli.cmd_report': ('cli.html#cmd_report', 'neuronb/cli.py'),
                              'neuronb.cli.cmd_store': ('cli.html#cmd_store', 'neuronb/cli.py'),
                              'neuronb.cli.cmd_train': ('cli.html#cmd_train', 'neuronb/cli.py'),
+                             'neuronb.cli.command_modules': ('cli.html#command_modules', 'neuronb/cli.py'),
                              'neuronb.cli.deep_update': ('cli.html#deep_update', 'neuronb/cli.py'),
                              'neuronb.cli.main': ('cli.html#main', 'neuronb/cli.py'),
                              'neuronb.cli.parse_assignments': ('cli.html#parse_assignments', 'neuronb/cli.py')},

@@ -15,7 +15,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['parse_assignments', 'deep_update', 'cmd_data', 'cmd_train', 'cmd_evaluate', 'cmd_report', 'cmd_store', 'cmd_bench',
-           'cmd_critical', 'build_parser', 'main']
+           'cmd_critical', 'command_modules', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #91e0a731
 def parse_assignments(items: list[str] | None, where: str = "--set") -> dict:
@@ -194,6 +194,15 @@ def _add_critical_parser(sub):
     c.set_defaults(func=cmd_critical)
 
 # %% ../nbs/11_cli.ipynb #fb2a1fa6
+def command_modules() -> list:
+    "The modules of `neuronb.commands`, each contributing one subcommand through `add_parser(subparsers)`."
+    import importlib
+    import pkgutil
+    import neuronb.commands as commands
+    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+    return [importlib.import_module(f"neuronb.commands.{name}") for name in names]
+
+# %% ../nbs/11_cli.ipynb #99362f99
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neuronb", description="neuronb: notebook-first NeuroAI vision research suite")
     sub = p.add_subparsers(dest="command", required=True)
@@ -234,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_store)
 
     _add_critical_parser(sub)
+    for module in command_modules():
+        module.add_parser(sub)
 
     b = sub.add_parser("bench", help="speed benchmarks (side by side, with ratios)")
     b.add_argument("what", choices=["train"])
