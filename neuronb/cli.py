@@ -14,30 +14,11 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['parse_assignments', 'deep_update', 'cmd_data', 'cmd_train', 'cmd_evaluate', 'cmd_report', 'cmd_store', 'cmd_bench',
-           'cmd_critical', 'command_modules', 'build_parser', 'main']
+__all__ = ['cmd_data', 'cmd_train', 'cmd_evaluate', 'cmd_report', 'cmd_store', 'cmd_bench', 'cmd_critical', 'command_modules',
+           'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #91e0a731
-def parse_assignments(items: list[str] | None, where: str = "--set") -> dict:
-    "Turn `['a.b=1', 'c=[1, 2]']` into the nested dict `{'a': {'b': 1}, 'c': [1, 2]}`."
-    out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SystemExit(f"{where} expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return out
-
-def deep_update(base: dict, updates: dict) -> dict:
-    "Recursively merge `updates` into a copy of `base`."
-    out = dict(base)
-    for k, v in updates.items():
-        out[k] = deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+from .core import deep_update, parse_assignments  # noqa: F401  (shared by every subcommand)
 
 # %% ../nbs/11_cli.ipynb #8e4e6cd9
 def _print_table(df):
@@ -120,6 +101,10 @@ def cmd_store(args):
     return 0
 
 def cmd_bench(args):
+    if args.what == "sweep":      # a sequential sweep vs the local cluster, separate vs torch.func-stacked models
+        from neuronb.sweep import bench_sweep
+        bench_sweep(n_runs=args.runs, epochs=args.epochs, workers=args.workers)
+        return 0
     from neuronb.bench import bench_train
     bench_train(steps=args.steps, batch_size=args.batch_size, width=args.width, num_workers=args.workers,
                 precision=args.precision)
@@ -247,10 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub)
 
     b = sub.add_parser("bench", help="speed benchmarks (side by side, with ratios)")
-    b.add_argument("what", choices=["train"])
+    b.add_argument("what", choices=["train", "sweep"])
     b.add_argument("--steps", type=int, default=120); b.add_argument("--batch-size", type=int, default=128)
     b.add_argument("--width", type=float, default=0.5); b.add_argument("--workers", type=int, default=2)
     b.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    b.add_argument("--runs", type=int, default=4, help="sweep: number of tiny runs")
+    b.add_argument("--epochs", type=int, default=2, help="sweep: epochs per run")
     b.set_defaults(func=cmd_bench)
     return p
 

@@ -22,7 +22,8 @@ import torch
 # %% auto #0
 __all__ = ['IN_TEST', 'in_test', 'seed_everything', 'get_device', 'cpu_has_fast_bf16', 'supports_bf16', 'resolve_precision',
            'autocast', 'project_root', 'data_dir', 'runs_dir', 'reports_dir', 'atomic_path', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_torch_save', 'file_sha256', 'config_to_dict', 'config_from_dict', 'Registry']
+           'atomic_write_text', 'atomic_torch_save', 'file_sha256', 'config_to_dict', 'config_from_dict',
+           'parse_assignments', 'deep_update', 'Registry']
 
 # %% ../nbs/00_core.ipynb #90b78e48
 def in_test() -> bool:
@@ -31,9 +32,10 @@ def in_test() -> bool:
 
 IN_TEST = in_test()
 
-if os.environ.get("IN_TEST"):
-    # nbdev-test runs notebooks side by side on a 2-core CPU: two OpenMP threads per process then wait on
-    # each other and small convolutions run 5-50x slower (measured); one thread per notebook is fastest
+if IN_TEST:
+    # nbdev-test runs notebooks side by side, and tests start neuronb subprocesses beside other work, on a 2-core
+    # CPU: two spinning OpenMP threads per process then wait on each other and small convolutions run 5-50x
+    # slower (measured); one thread per test process is fastest
     torch.set_num_threads(1)
 
 # %% ../nbs/00_core.ipynb #021c255c
@@ -196,6 +198,31 @@ def config_from_dict(cls: type, values: dict, where: str = "config") -> Any:
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown} for {cls.__name__}; known keys: {sorted(known)}")
     return cls(**values)
+
+# %% ../nbs/00_core.ipynb #a772f776
+def parse_assignments(items: list[str] | None, where: str = "--set") -> dict:
+    "Turn `['a.b=1', 'c=[1, 2]']` into the nested dict `{'a': {'b': 1}, 'c': [1, 2]}`; `where` names the flag in errors."
+    import yaml
+    out: dict = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"{where} expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        node = out
+        *parents, last = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{where}: {key!r} sets a field inside {part!r}, which was given a value")
+        node[last] = yaml.safe_load(value)
+    return out
+
+def deep_update(base: dict, updates: dict) -> dict:
+    "Recursively merge `updates` into a copy of `base` (nested dicts merged, everything else replaced)."
+    out = dict(base)
+    for key, value in updates.items():
+        out[key] = deep_update(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 # %% ../nbs/00_core.ipynb #9be9ef6d
 class Registry:

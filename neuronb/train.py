@@ -8,8 +8,10 @@ by name, exact checkpoint/resume and metrics to the run store."""
 # %% ../nbs/08_train.ipynb #6cfe5ef7
 from __future__ import annotations
 
+import atexit
 import fnmatch
 import math
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
@@ -27,8 +30,8 @@ from .core import (atomic_torch_save, autocast, config_from_dict, config_to_dict
 
 # %% auto #0
 __all__ = ['TrainConfig', 'set_trainable', 'count_parameters', 'frozen_norm_layers', 'make_optimizer', 'make_schedule',
-           'channels_last_is_safe', 'Batch', 'Callback', 'get_rng_state', 'set_rng_state', 'Trainer',
-           'recompute_bn_stats']
+           'channels_last_is_safe', 'Batch', 'Callback', 'get_rng_state', 'set_rng_state', 'distributed_env',
+           'init_distributed', 'shard_sizes', 'shard_batch', 'Trainer', 'recompute_bn_stats']
 
 # %% ../nbs/08_train.ipynb #a336aa52
 @dataclass
@@ -186,6 +189,55 @@ def set_rng_state(state: dict):
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
+# %% ../nbs/08_train.ipynb #f64d03f4
+def distributed_env() -> tuple[int, int, int]:
+    "`(rank, local_rank, world_size)` from the environment torchrun sets; `(0, 0, 1)` in a plain process."
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError as e:
+        raise ValueError(f"RANK / LOCAL_RANK / WORLD_SIZE must be integers (set by torchrun): {e}") from e
+    if world > 1 and not 0 <= rank < world:
+        raise ValueError(f"RANK={rank} is outside 0..WORLD_SIZE-1={world - 1}")
+    return rank, local, world
+
+def init_distributed(device: torch.device, local_rank: int) -> torch.device:
+    """Join the default process group (NCCL for CUDA, gloo otherwise) once per process; returns this process's
+    device (`cuda:<local rank>` when training on CUDA)."""
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
+    return device
+
+def shard_sizes(n: int, world_size: int) -> list[int]:
+    "Sizes of the contiguous slices of a batch of `n` given to each of `world_size` processes (the first get one more)."
+    return [n // world_size + (r < n % world_size) for r in range(world_size)]
+
+def _slice(value, start: int, stop: int):
+    if isinstance(value, torch.Tensor):
+        return value[start:stop]
+    if isinstance(value, (tuple, list)):
+        return type(value)(_slice(v, start, stop) for v in value)
+    if isinstance(value, dict):
+        return {k: _slice(v, start, stop) for k, v in value.items()}
+    return value
+
+def shard_batch(batch: Batch, n: int, rank: int, world_size: int) -> tuple[Batch, int, float]:
+    """This rank's slice of a global batch of `n` samples: `(batch, local size, loss weight)`.
+
+    The weight `local * world_size / n` makes DDP's average of the ranks' gradients the gradient of the global
+    mean loss. A rank left without samples (n < world size) gets the first sample with weight 0, so it still joins
+    the gradient all-reduce."""
+    sizes = shard_sizes(n, world_size)
+    start, local = sum(sizes[:rank]), sizes[rank]
+    if local == 0:
+        return Batch(_slice(batch.inputs, 0, 1), _slice(batch.labels, 0, 1)), 0, 0.0
+    return (Batch(_slice(batch.inputs, start, start + local), _slice(batch.labels, start, start + local)), local,
+            local * world_size / n)
+
 # %% ../nbs/08_train.ipynb #ba4404ad
 def _augment_fn(name: str, image_size: int) -> Callable | None:
     if name == "none":
@@ -222,15 +274,22 @@ class Trainer:
     `store` (a `neuronb.store.RunStore`) receives the run, its per-epoch metrics and checkpoints;
     `run_dir` holds checkpoints (default `runs/<run name>-<run id or time>`). `loss_fn(outputs, labels)`
     replaces the cross-entropy over heads for objectives such as MoCo; `augment(x, generator)` replaces
-    the augmentation named in the config."""
+    the augmentation named in the config. Launched by torchrun (`WORLD_SIZE > 1`), it trains with
+    DistributedDataParallel: each global batch of `config.batch_size` is split over the processes."""
     def __init__(self, model: nn.Module, train_data, config: TrainConfig | None = None, val_data=None,
                  callbacks: Sequence[Callback] = (), store=None, run_name: str = "train", run_kind: str = "train",
                  run_dir: Path | str | None = None, loss_fn: Callable | None = None, augment: Callable | None = None,
                  run_config: dict | None = None, num_workers: int = 0):
         self.config = config or TrainConfig()
+        self.rank, self.local_rank, self.world_size = distributed_env()
+        self.distributed = self.world_size > 1
         self.device = get_device(self.config.device)
+        if self.distributed:
+            self.device = init_distributed(self.device, self.local_rank)
         self.precision = resolve_precision(self.config.precision, self.device)
         self.model = model.to(self.device)
+        if self.distributed and self.device.type == "cuda":   # batch statistics over the global batch, as in one process
+            self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.channels_last = self.config.channels_last and channels_last_is_safe(model, self.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -245,6 +304,11 @@ class Trainer:
         self.optimizer = make_optimizer(self.model.parameters(), self.config)
         self.scheduler = make_schedule(self.optimizer, self.config)
         self.forward = torch.compile(self.model) if self.config.compile else self.model
+        self.train_forward = self.forward     # the model as called in training steps (DDP-wrapped when distributed)
+        if self.distributed:
+            ddp = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.train_forward = torch.compile(ddp) if self.config.compile else ddp
         self.mean = torch.tensor(self.config.mean, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(self.config.std, device=self.device).view(1, -1, 1, 1)
         self.epoch, self.history, self.state = 0, [], {}
@@ -264,9 +328,10 @@ class Trainer:
         x = (x - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
 
-    def _call_model(self, inputs):
+    def _call_model(self, inputs, train: bool = False):
+        forward = self.train_forward if train else self.forward
         with autocast(self.device, self.precision):
-            return self.forward(*inputs) if isinstance(inputs, (tuple, list)) else self.forward(inputs)
+            return forward(*inputs) if isinstance(inputs, (tuple, list)) else forward(inputs)
 
     def head_losses(self, outputs, labels: dict) -> dict[str, torch.Tensor]:
         "Cross-entropy of every head against its label (fp32)."
@@ -310,6 +375,24 @@ class Trainer:
             sums[k] = sums.get(k, 0.0) + float(v)
         return size
 
+    @property
+    def is_main_process(self) -> bool:
+        "True in a single process and on rank 0: the process that writes checkpoints, the store and progress."
+        return self.rank == 0
+
+    def _shard(self, batch: Batch, n: int) -> tuple[Batch, int, float]:
+        "This process's slice of a global batch (the whole batch, weight 1, in a single process)."
+        return shard_batch(batch, n, self.rank, self.world_size) if self.distributed else (batch, n, 1.0)
+
+    def _reduce(self, sums: dict, n: int) -> dict:
+        "Means of the per-sample sums, over all processes when distributed."
+        if self.distributed:
+            keys = sorted(sums)
+            total = torch.tensor([float(n)] + [sums[k] for k in keys], dtype=torch.float64, device=self.device)
+            dist.all_reduce(total)
+            n, sums = total[0].item(), dict(zip(keys, total[1:].tolist()))
+        return {k: v / max(n, 1) for k, v in sums.items()}
+
     # -- loops -----------------------------------------------------------------------------------
     def _set_train_mode(self):
         self.model.train()
@@ -328,15 +411,17 @@ class Trainer:
             batch = Batch(self.prepare(images, augment), labels)
             for cb in self.callbacks:
                 batch = cb.on_train_batch(self, batch)
-            outputs = self._call_model(batch.inputs)
+            batch, local, weight = self._shard(batch, len(images))
+            outputs = self._call_model(batch.inputs, train=True)
             loss, logs = self.loss(outputs, batch.labels)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * weight if self.distributed else loss).backward()
             if self.config.grad_clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
             self.optimizer.step()
-            n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), len(images))
-        return {k: v / max(n, 1) for k, v in sums.items()}
+            if local:
+                n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), local)
+        return self._reduce(sums, n)
 
     @torch.no_grad()
     def evaluate(self, data, callbacks: bool = True) -> dict:
@@ -348,10 +433,13 @@ class Trainer:
             if callbacks:
                 for cb in self.callbacks:
                     batch = cb.on_eval_batch(self, batch)
+            batch, local, _ = self._shard(batch, len(images))
+            if not local:
+                continue
             outputs = self._call_model(batch.inputs)
             _, logs = self.loss(outputs, batch.labels)
-            n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), len(images))
-        return {k: v / max(n, 1) for k, v in sums.items()}
+            n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), local)
+        return self._reduce(sums, n)
 
     @torch.no_grad()
     def predict(self, data) -> Any:
@@ -369,7 +457,7 @@ class Trainer:
 
     @property
     def show_progress(self) -> bool:
-        return self.config.progress and not in_test()
+        return self.config.progress and not in_test() and self.is_main_process
 
     # -- checkpoints -----------------------------------------------------------------------------
     def checkpoint_state(self) -> dict:
@@ -379,11 +467,15 @@ class Trainer:
                 "callbacks": [cb.state_dict() for cb in self.callbacks]}
 
     def save_checkpoint(self, path: Path | str) -> Path:
-        "Write a checkpoint atomically (temporary file + rename) and record it in the run store."
-        path = atomic_torch_save(self.checkpoint_state(), path)
-        if self.store is not None and self.run_id:
-            self.store.add_artifact(self.run_id, path, kind="checkpoint")
-        return path
+        """Write a checkpoint atomically (temporary file + rename) and record it in the run store. Distributed: rank 0
+        writes it while the others wait, so every process may read it once this returns."""
+        if self.is_main_process:
+            path = atomic_torch_save(self.checkpoint_state(), path)
+            if self.store is not None and self.run_id:
+                self.store.add_artifact(self.run_id, path, kind="checkpoint")
+        if self.distributed:
+            dist.barrier()
+        return Path(path)
 
     def load_checkpoint(self, path: Path | str, restore_rng: bool = True) -> dict:
         "Restore model, optimizer, scheduler, epoch, history, callbacks and RNG from a checkpoint (weights_only)."
@@ -425,10 +517,14 @@ class Trainer:
                 self.run_id = None
         else:
             seed_everything(self.config.seed)
-        if self.store is not None:
+        if self.store is not None and self.is_main_process:
             config = {"train": config_to_dict(self.config), **self.run_config}
             self.run_id = self.store.start_run(self.run_name, config, seed=self.config.seed, kind=self.run_kind,
                                                run_id=self.run_id or None, reopen=bool(resume))
+        if self.distributed:                 # every process knows the run (protocols log test metrics to it)
+            shared = [self.run_id, str(self.checkpoint_path().parent.parent)]
+            dist.broadcast_object_list(shared, src=0)
+            self.run_id, self.run_dir = shared[0], Path(shared[1])
         for cb in self.callbacks:
             cb.on_fit_start(self)
         status = "failed"
@@ -450,7 +546,7 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, epoch, metrics)
                 self.history.append({"epoch": epoch, **metrics})
-                if self.store is not None:
+                if self.store is not None and self.is_main_process:
                     self.store.log_metrics(self.run_id, epoch, metrics, split="epoch")
                 every = self.config.checkpoint_every
                 if every and self.epoch % every == 0:
@@ -462,7 +558,7 @@ class Trainer:
             status = "interrupted"
             raise
         finally:
-            if self.store is not None:
+            if self.store is not None and self.is_main_process:
                 self.store.finish_run(self.run_id, status)
         for cb in self.callbacks:
             cb.on_fit_end(self)

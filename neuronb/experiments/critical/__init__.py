@@ -15,4 +15,5 @@ from neuronb.experiments.critical.protocols import (DEFICITS, SPLITS, CriticalCo
                                                     critical_callbacks, deficit_removal_sweep, train_critical,
                                                     window_sensitivity)
 from neuronb.experiments.critical.protocols import (TrackUsableInformation, load_critical_run,  # noqa: F401
-                                                    run_sensor_variance)
+                                                    run_sensor_variance, sensor_views, removal_sweeps,
+                                                    cached_sensor_variance)

@@ -10,26 +10,30 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
+import torch
 
 from ...analysis.information import usable_information
 from ...analysis.sensor_variance import sensor_variance, summarize
-from ...core import atomic_write_text, config_from_dict, config_to_dict, in_test, runs_dir, seed_everything
+from ...core import atomic_path, atomic_write_text, config_from_dict, config_to_dict, in_test, runs_dir, seed_everything
 from ..classification import load_splits
 from ...models import create, region_layers
-from ...train import Callback, Trainer, TrainConfig
+from ...train import Batch, Callback, Trainer, TrainConfig
 from .sensors import (Blur, ContrastLoss, IndependentSensors, Noise, SensorDropout,
                                                   SensorHeadsLoss, Sensors, colour_luminance_split, left_right_split,
                                                   top_bottom_split)
 
 # %% auto #0
 __all__ = ['SPLITS', 'DEFICITS', 'CriticalConfig', 'critical_callbacks', 'TrackUsableInformation', 'build_trainer',
-           'train_critical', 'deficit_removal_sweep', 'window_sensitivity', 'load_critical_run', 'run_sensor_variance']
+           'train_critical', 'deficit_removal_sweep', 'window_sensitivity', 'load_critical_run', 'run_sensor_variance',
+           'sensor_views', 'removal_sweeps', 'cached_sensor_variance']
 
 # %% ../../../nbs/25_critical_protocols.ipynb #f7416853
 SPLITS = {"left_right": left_right_split, "top_bottom": top_bottom_split,
@@ -206,3 +210,71 @@ def run_sensor_variance(run_dir: Path | str, layers: Sequence[str] | None = None
                               batch_size=batch_size, n_batches=n_batches, preprocess=trainer.prepare,
                               device=trainer.device, reduce="avgpool")
     return results, summarize(results, threshold)
+
+# %% ../../../nbs/25_critical_protocols.ipynb #51afa136
+def sensor_views(config: CriticalConfig, images: torch.Tensor, epoch: int = 0, phase: str = "train",
+                 labels: dict | None = None) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The normalised inputs `(x_a, x_b)` and labels the network receives for `images` (uint8 or float in [0, 1])
+    at `epoch` of a run of `config`, in the `train` or `eval` phase."""
+    if phase not in ("train", "eval"):
+        raise ValueError(f"sensor_views: phase must be 'train' or 'eval', got {phase!r}")
+    x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+    mean = torch.tensor(config.train.mean).view(1, -1, 1, 1)
+    std = torch.tensor(config.train.std).view(1, -1, 1, 1)
+    batch = Batch((x - mean) / std, dict(labels) if labels else {config.label: torch.zeros(len(x), dtype=torch.long)})
+    for callback in critical_callbacks(config):
+        callback.on_epoch_start(None, epoch)
+        batch = callback.on_train_batch(None, batch) if phase == "train" else callback.on_eval_batch(None, batch)
+    x_a, x_b = batch.inputs
+    return x_a, x_b, batch.labels
+
+# %% ../../../nbs/25_critical_protocols.ipynb #fcf31095
+_REMOVED = re.compile(r"^(?P<sweep>.+)-removed-(?P<k>\d+)$")
+
+def removal_sweeps(store) -> pd.DataFrame:
+    "Every finished deficit-removal run in `store`: sweep, deficit, removal_epoch, test_acc, run_id, run_dir."
+    runs = store.runs()
+    columns = ["sweep", "deficit", "removal_epoch", "test_acc", "run_id", "run_dir"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    main_deficit = {r["name"][:-len("-main")]: json.loads(r["config"]).get("deficit") if isinstance(r["config"], str)
+                    else (r["config"] or {}).get("deficit")
+                    for _, r in runs[runs.name.str.endswith("-main")].iterrows()}
+    tests = store.metrics(split="test")
+    rows = []
+    for _, run in runs[(runs.status == "finished") & (runs.kind == "critical")].iterrows():
+        match = _REMOVED.match(run["name"])
+        if not match or match["sweep"] not in main_deficit and int(match["k"]) > 0:
+            continue
+        test = tests[tests.run_id == run["run_id"]]
+        acc_column = "acc" if "acc" in test.columns and test["acc"].notna().any() else "acc_both"
+        if test.empty or acc_column not in test.columns:
+            continue
+        checkpoints = store.artifacts(run["run_id"])
+        last = checkpoints[checkpoints.path.str.endswith("last.pt")]
+        rows.append({"sweep": match["sweep"], "deficit": main_deficit.get(match["sweep"]),
+                     "removal_epoch": int(match["k"]), "test_acc": float(test[acc_column].iloc[-1]),
+                     "run_id": run["run_id"],
+                     "run_dir": str(Path(last.path.iloc[-1]).parent.parent) if len(last) else None})
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["sweep", "removal_epoch"]).reset_index(drop=True)
+
+# %% ../../../nbs/25_critical_protocols.ipynb #ca51a05d
+def cached_sensor_variance(run_dir: Path | str, layers: Sequence[str] | None = None, checkpoint: str = "last.pt",
+                           n_batches: int = 20, batch_size: int = 50) -> dict[str, np.ndarray]:
+    "`{layer: relative sensor variance per unit}` of a run's checkpoint, cached in `run_dir/sensor_variance.npz`."
+    run_dir = Path(run_dir)
+    cache, ckpt = run_dir / "sensor_variance.npz", run_dir / "checkpoints" / checkpoint
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"cached_sensor_variance: no checkpoint {ckpt}")
+    if cache.is_file() and cache.stat().st_mtime >= ckpt.stat().st_mtime:
+        with np.load(cache, allow_pickle=False) as saved:
+            cached = {key: saved[key] for key in saved.files}
+        if layers is None and cached or layers is not None and set(layers) <= set(cached):
+            return {k: v for k, v in cached.items() if layers is None or k in layers}
+    results, _ = run_sensor_variance(run_dir, layers, checkpoint, n_batches=n_batches, batch_size=batch_size)
+    values = {layer: r.relative[r.valid].cpu().numpy().astype(np.float32) for layer, r in results.items()}
+    with atomic_path(cache) as tmp_file:
+        with open(tmp_file, "wb") as f:
+            np.savez(f, **values)
+    return values

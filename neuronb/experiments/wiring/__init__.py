@@ -1,0 +1,24 @@
+"""Wiring Up Vision (Geiger, Schrimpf, Marques & DiCarlo, ICLR 2022): "at birth" initialisations (Gabor, cluster /
+weight compression, fitted normals), critical training, fewer supervised updates, and brain-benchmark scores.
+Written by hand: re-exports the public names of the modules exported from `nbs/41-44_*.ipynb`."""
+from neuronb.models import cornet  # noqa: F401  (registers cornet_s / cornet_z)
+from neuronb.models.cornet import (CORNET_REGIONS, CORNET_S_TIMES, TRANSFER_TARGETS, CORblockS, CORblockZ,  # noqa: F401
+                                   CORnetS, CORnetZ, cornet_s, cornet_z, split_time_step, time_step_layers,
+                                   transfer_layer_map)
+from neuronb.experiments.wiring.initialization import (CORNET_S_CLUSTERS, GABOR_PARAMS, INIT_FORMAT,  # noqa: F401
+                                                       INIT_METHODS, apply_init, compressed_size, compute_init,
+                                                       conv_layers, decode_gabor_features, default_clusters,
+                                                       fit_cluster_init, fit_gabor_init, fit_gabors, fit_layer,
+                                                       fit_normal, gabor_bounds, gabor_features, kaiming_normal_init,
+                                                       load_init, render_gabors, sample_cluster, sample_gabor,
+                                                       sample_layer, sample_normal, save_init,
+                                                       weight_compression_spec)
+from neuronb.experiments.wiring.training import (FRACTIONS, TRAINED_LAYERS, Converged, FractionalCheckpoints,  # noqa: F401
+                                                 StopAtLearningRate, WiringConfig, build_model, checkpoint_name,
+                                                 load_weights, paper_train_config, quick_train_config, run_grid,
+                                                 saved_epochs, supervised_updates, train_wiring, trained_patterns,
+                                                 training_images)
+from neuronb.experiments.wiring.scores import (MODEL_PARAMETER_COLUMNS, MODEL_PARAMETER_DDL, RAW_SCORE_COLUMNS,  # noqa: F401
+                                               RAW_SCORES_DDL, brain_predictivity, export_scores, import_scores,
+                                               model_parameters_from_store, parse_identifier, read_score_file,
+                                               score_model, top1_accuracy)

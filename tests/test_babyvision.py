@@ -1,0 +1,142 @@
+"Baby vision: frame extraction, MoCo mechanics, temporal pairs, selectivity, attention maps, probe, CLI."
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import run_cli
+
+
+def _known_video(path, n_frames=90, fps=30, size=(48, 64)):
+    from neuronb.data.video import write_video
+    levels = (2 * np.arange(n_frames)).astype(np.uint8)
+    clip = np.repeat(levels[:, None, None, None], 3, 3) * np.ones((1, *size, 3), dtype=np.uint8)
+    return write_video(path, clip, fps=fps), levels
+
+
+def test_frame_counts_and_class_sizes(tmp_path):
+    from neuronb.data import get_dataset
+    from neuronb.data.frame_extraction import class_size_table, extract_frames
+    _known_video(tmp_path / "videos" / "a.mp4")          # 3 s at 30 fps
+    _known_video(tmp_path / "videos" / "b.mp4")
+    # exactly 5 fps: 15 frames per video; classes of 0.8 s = 4 frames, counted across the two videos
+    summary = extract_frames(tmp_path / "videos", tmp_path / "out", fps=5, seg_len=0.8, short_side=32, crop=32)
+    assert summary["frames"] == 30
+    assert list(class_size_table(summary).frames) == [4] * 7 + [2]
+    frames = get_dataset("frames", root=tmp_path / "out", in_memory=True)
+    assert len(frames) == 30 and frames.images.shape[1:] == (3, 32, 32)
+    # restarted per video: 3 full classes and one of 3 in each video
+    restart = extract_frames(tmp_path / "videos", tmp_path / "restart", fps=5, seg_len=0.8, short_side=32, crop=32,
+                             restart_per_video=True)
+    assert list(class_size_table(restart).frames) == [4, 4, 4, 3, 4, 4, 4, 3]
+    # the original's native_fps // fps + 1 rule: every 7th frame, 13 per video
+    original = extract_frames(tmp_path / "videos", tmp_path / "orig", fps=5, seg_len=0.8, short_side=32, crop=32,
+                              sampling="original")
+    assert original["frames"] == 26 and math.isclose(original["videos"][0]["rate_fps"], 30 / 7)
+
+
+def test_sampled_frames_are_the_right_source_frames(tmp_path):
+    from neuronb.data.frame_extraction import iter_video_frames
+    video, levels = _known_video(tmp_path / "v.mp4")
+    got = list(iter_video_frames(video, fps=10, short_side=None, crop=None))
+    assert [s for s, _, _ in got] == list(range(0, 90, 3))
+    grey = np.array([f[24, 32].mean() for _, _, f in got])
+    assert np.abs(grey - levels[::3]).max() < 6
+
+
+def test_moco_queue_and_momentum_update():
+    from neuronb.experiments.babyvision.moco import MoCo
+    torch.manual_seed(0)
+    enc = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3))
+    moco = MoCo(enc, dim=3, queue_size=8, momentum=0.75, temperature=0.1, bn_groups=2)
+    with torch.no_grad():
+        for p in moco.encoder_q.parameters():
+            p.mul_(2).add_(0.5)
+    old = [p.clone() for p in moco.encoder_k.parameters()]
+    moco.momentum_update()
+    for q, k, o in zip(moco.encoder_q.parameters(), moco.encoder_k.parameters(), old):
+        assert torch.allclose(k, 0.75 * o + 0.25 * q)
+    moco.queue_ptr[0] = 6
+    keys = torch.randn(4, 3)
+    moco.enqueue(keys)
+    assert int(moco.queue_ptr) == 2 and torch.equal(moco.queue[:, [6, 7, 0, 1]], keys.T)
+    moco.train()
+    logits = moco(torch.randn(10, 5))
+    assert logits.shape == (5, 9) and int(moco.queue_ptr) == 7
+
+
+def test_temporal_positive_pairs_are_neighbours():
+    from neuronb.experiments.babyvision.moco import temporal_partners
+    frame = torch.cat([torch.arange(40), torch.arange(25)])
+    video = torch.cat([torch.zeros(40), torch.ones(25)]).long()
+    perm = torch.randperm(65, generator=torch.Generator().manual_seed(0))
+    frame, video = frame[perm], video[perm]
+    for window in [(-1, 0), (-2, 2), (0, 1)]:
+        partner = temporal_partners(frame, window, video, torch.Generator().manual_seed(1))
+        offset = frame[partner] - frame
+        assert torch.equal(video[partner], video)
+        assert window[0] <= offset.min() and offset.max() <= window[1]
+    original = temporal_partners(frame, (-1, 0), video, torch.Generator().manual_seed(2))
+    assert set((frame[original] - frame).tolist()) == {-1, 0}
+
+
+def test_selectivity_on_a_hand_computed_table():
+    from neuronb.analysis.selectivity import class_means, selectivity_index
+    acts = torch.tensor([[6.0, 1.0], [2.0, 1.0], [0.0, 1.0], [0.0, 3.0]])
+    labels = torch.tensor([0, 0, 1, 2])
+    means = class_means(acts, labels)                     # unit 0: 4, 0, 0; unit 1: 1, 1, 3
+    assert torch.equal(means, torch.tensor([[4.0, 1.0], [0.0, 1.0], [0.0, 3.0]], dtype=torch.float64))
+    si = selectivity_index(means)
+    assert torch.allclose(si, torch.tensor([1.0, (3 - 1) / (3 + 1)], dtype=torch.float64))
+
+
+def test_attention_map_formula_on_a_known_feature_map():
+    from neuronb.analysis.attention_maps import attention_mask, class_map
+    features = torch.zeros(1, 3, 2, 2)
+    features[0, 0] = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    features[0, 2] = torch.tensor([[0.0, 0.0], [0.0, 2.0]])
+    m = class_map(features, torch.tensor([2.0, 5.0, -1.0]))
+    assert torch.equal(m, torch.tensor([[[2.0, 0.0], [0.0, -2.0]]]))
+    std = torch.tensor([2.0, 0.0, 0.0, -2.0]).std()
+    expected = torch.sigmoid(10 * m / std)
+    assert torch.allclose(attention_mask(m), expected)
+    assert attention_mask(m, size=16).shape == (1, 16, 16)
+
+
+def test_probe_leaves_the_trunk_unchanged():
+    from neuronb.analysis.probe import linear_probe, probe_splits
+    from neuronb.data.toybox import generate_toybox
+    from neuronb.models import create
+    data = generate_toybox(n_categories=2, n_instances=2, transformations=("rotate",), n_frames=4, image_size=32)
+    torch.manual_seed(0)
+    net = create("mobilenet_v2", num_classes=4, width=0.25).train()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    for protocol, (train, test) in probe_splits(data, ("exemplar",)).items():
+        out = linear_probe(net, train, test, "features", epochs=3, lr=1e-2, batch_size=32)
+        assert 0 <= out["test_acc"] <= 1 and len(out["test_pred"]) == len(test)
+    assert net.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_exemplar_split_holds_out_whole_instances():
+    from neuronb.data.toybox import exemplar_split, generate_toybox
+    data = generate_toybox(n_categories=2, n_instances=3, transformations=("zoom",), n_frames=2, image_size=16)
+    train, test = exemplar_split(data, n_held_out=1, seed=3)
+    assert not set(train.labels["instance"].tolist()) & set(test.labels["instance"].tolist())
+    assert sorted(test.labels["category"].unique().tolist()) == [0, 1]
+
+
+def test_cli_smoke(tmp_path):
+    _known_video(tmp_path / "videos" / "a.mp4")
+    result = run_cli("babyvision", "frames", "--videos", tmp_path / "videos", "--out", tmp_path / "frames",
+                     "--fps", 5, "--seg-len", 1, "--short-side", 32, "--crop", 32)
+    assert result.returncode == 0, result.stderr
+    assert "15 frames in 3 classes" in result.stdout
+
+
+def test_cli_bad_input_names_the_path(tmp_path, capsys):
+    from neuronb.cli import main
+    assert main(["babyvision", "frames", "--videos", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
+    assert "missing" in capsys.readouterr().err

@@ -1,0 +1,84 @@
+"""DistributedDataParallel in the Trainer: two gloo processes on the CPU, launched by torchrun, follow the loss
+trajectory of one process on the same global batches."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent('''
+    import json, sys
+    import torch
+    from torch import nn
+    from neuronb.core import seed_everything
+    from neuronb.data.core import ImageSet
+    from neuronb.store import RunStore
+    from neuronb.train import Trainer, TrainConfig
+
+    out, store_path, run_dir = sys.argv[1:4]
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (101,), generator=g)
+    images = (torch.rand(101, 3, 12, 12, generator=g) * 120 + 40 * labels.view(-1, 1, 1, 1)).to(torch.uint8)
+    data = ImageSet(images, {"fine": labels}, {"fine": ["a", "b", "c"]}, "toy", "train")
+    seed_everything(0)
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                          nn.Linear(24, 3))
+    # 101 samples in global batches of 13: the last batch (10) splits 5 / 5, the others 7 / 6
+    config = TrainConfig(epochs=3, batch_size=13, lr=0.1, schedule="none", precision="fp32", augment="crop_flip",
+                         progress=False, seed=3)
+    trainer = Trainer(model, data, config, val_data=data, store=RunStore(store_path), run_name="ddp",
+                      run_dir=run_dir)
+    history = trainer.fit()
+    val = trainer.evaluate(data)
+    if trainer.is_main_process:
+        weights = {k: v.flatten().tolist() for k, v in trainer.model.state_dict().items()}
+        json.dump({"history": history, "val": val, "weights": weights, "world": trainer.world_size,
+                   "run_id": trainer.run_id}, open(out, "w"))
+''')
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ddp_two_gloo_processes_match_one_process(tmp_path):
+    """The two ranks get the environment torchrun gives them (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR/PORT on
+    loopback); they are started directly, beside the one-process reference, to keep the test fast."""
+    script = tmp_path / "train_ddp.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NEURONB_DEVICE": "cpu"}
+    env = {k: v for k, v in env.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "IN_TEST")}
+    single, double = tmp_path / "single.json", tmp_path / "ddp.json"
+    port = _free_port()
+    commands = [([str(single), str(tmp_path / "single.sqlite"), str(tmp_path / "run1")], env)]
+    for rank in range(2):
+        commands.append(([str(double), str(tmp_path / "ddp.sqlite"), str(tmp_path / "run2")],
+                         {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+                          "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}))
+    procs = [subprocess.Popen([sys.executable, str(script), *args], env=penv, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for args, penv in commands]
+    for proc in procs:
+        output, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, output[-4000:]
+    one, two = json.loads(single.read_text()), json.loads(double.read_text())
+    assert one["world"] == 1 and two["world"] == 2
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        a, b = [h[key] for h in one["history"]], [h[key] for h in two["history"]]
+        assert a == pytest.approx(b, rel=1e-4, abs=1e-5), (key, a, b)
+    assert one["history"][-1]["train_loss"] < one["history"][0]["train_loss"]   # it trained
+    for name, value in one["weights"].items():
+        assert value == pytest.approx(two["weights"][name], rel=1e-3, abs=1e-5), name
+    assert one["val"] == pytest.approx(two["val"], rel=1e-4)
+    # only rank 0 wrote: one run in the store, one row per epoch and metric, one checkpoint
+    from neuronb.store import RunStore
+    store = RunStore(tmp_path / "ddp.sqlite")
+    runs = store.runs()
+    assert len(runs) == 1 and runs["status"][0] == "finished" and runs["run_id"][0] == two["run_id"]
+    long = store.metrics(two["run_id"], wide=False)
+    assert len(long[long.key == "train_loss"]) == 3
+    assert sorted(p.name for p in (tmp_path / "run2" / "checkpoints").iterdir()) == ["last.pt"]
