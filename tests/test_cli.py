@@ -28,12 +28,12 @@ def test_data_errors_name_the_problem(isolated, tmp_path):
 def test_train_evaluate_store_roundtrip(isolated):
     run_dir = isolated / "run1"
     store = isolated / "s.sqlite"
-    out = run_cli("train", "--model", "resnet18_cifar", "--dataset", "digits", "--epochs", "2", "--batch-size", "64",
+    out = run_cli("train", "--model", "resnet18_cifar", "--dataset", "digits", "--epochs", "3", "--batch-size", "64",
                   "--set", "model_kw.width=0.125", "--set", "train.progress=false", "--store", store,
                   "--run-dir", run_dir)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["epochs"] == 2 and result["test"]["acc"] > 0.3        # 10 digit classes: chance is 0.1
+    assert result["epochs"] == 3 and result["test"]["acc"] > 0.3        # 10 digit classes: chance is 0.1
     ev = run_cli("evaluate", run_dir)
     assert ev.returncode == 0, ev.stderr
     assert json.loads(ev.stdout)["acc"] == pytest.approx(result["test"]["acc"], abs=1e-6)
@@ -42,12 +42,12 @@ def test_train_evaluate_store_roundtrip(isolated):
     metrics = run_cli("store", "metrics", result["run_id"], "--store", store)
     assert "train_loss" in metrics.stdout and "val_acc" in metrics.stdout
 
-    # resume: extend the same run to 3 epochs
-    more = run_cli("train", "--model", "resnet18_cifar", "--dataset", "digits", "--epochs", "3", "--batch-size", "64",
+    # resume: extend the same run to 4 epochs
+    more = run_cli("train", "--model", "resnet18_cifar", "--dataset", "digits", "--epochs", "4", "--batch-size", "64",
                    "--set", "model_kw.width=0.125", "--set", "train.progress=false", "--store", store,
                    "--run-dir", run_dir, "--resume")
     assert more.returncode == 0, more.stderr
-    assert json.loads(more.stdout)["epochs"] == 3 and json.loads(more.stdout)["run_id"] == result["run_id"]
+    assert json.loads(more.stdout)["epochs"] == 4 and json.loads(more.stdout)["run_id"] == result["run_id"]
 
 
 def test_train_rejects_unknown_config_key(isolated):
