@@ -169,8 +169,11 @@ def deficit_removal_sweep(config: CriticalConfig, removal_epochs: Sequence[int],
 def window_sensitivity(config: CriticalConfig, onsets: Sequence[int], length: int, store=None,
                        root: Path | str | None = None, data=None) -> pd.DataFrame:
     "Test-accuracy drop for a `length`-epoch deficit starting at each onset, against a run without it."
-    if length < 1 or any(o < 0 or o >= config.train.epochs for o in onsets):
-        raise ValueError(f"window_sensitivity: need length >= 1 and 0 <= onset < epochs={config.train.epochs}, "
+    if length < 1 or any(o < 0 or o + length >= config.train.epochs for o in onsets):
+        # a window reaching the last epoch would leave the deficit on at test time: the drop would measure the
+        # deficit itself, not what it did to learning
+        raise ValueError(f"window_sensitivity: need length >= 1 and every window to end before the last epoch "
+                         f"(0 <= onset and onset + length < epochs={config.train.epochs}), "
                          f"got length={length}, onsets={list(onsets)}")
     root = Path(root) if root is not None else runs_dir() / f"{config.name}-windows-{time.strftime('%Y%m%d-%H%M%S')}"
     data = data or load_splits(config)
