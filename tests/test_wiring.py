@@ -123,6 +123,7 @@ def test_cli_smoke(tmp_path):
         assert main(["wiring", "export-scores", "--store", str(tmp_path / "s.sqlite"), str(tmp_path / "out.sqlite")]) == 0
     assert RunStore(tmp_path / "s.sqlite").raw_scores()["score"].tolist() == [0.5]
     assert read_score_file(tmp_path / "out.sqlite")[0]["modification"].tolist() == ["CORnet-S_full_epoch_43"]
-    with pytest.raises(SystemExit):
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            main(["wiring", "train", "--set", "nokey"])
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert main(["wiring", "train", "--set", "nokey"]) == 2
+    assert "--set expects key=value" in err.getvalue()

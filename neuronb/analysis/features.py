@@ -25,7 +25,7 @@ from ..models.registry import layer_names
 
 # %% auto #0
 __all__ = ['REDUCTIONS', 'resolve_layers', 'spatial_mean', 'GaussianProjection', 'collect_layer_calls', 'hooked_layers',
-           'prepare_batch', 'model_device', 'extract_features', 'layer_output_shapes']
+           'prepare_batch', 'model_device', 'extract_features', 'layer_output_shapes', 'layer_output']
 
 # %% ../../nbs/09_features.ipynb #b017b487
 def resolve_layers(model: nn.Module, layers: str | Sequence[str] | Mapping[str, str]) -> dict[str, str]:
@@ -356,3 +356,14 @@ def layer_output_shapes(model: nn.Module, input_shape: Sequence[int],
     with hooked_layers(model, resolved, lambda name, call, output: tuple(output.shape)) as recorders, torch.no_grad():
         model(x)
         return collect_layer_calls(recorders)
+
+# %% ../../nbs/09_features.ipynb #c21d2253
+def layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+    "The output of module `layer` of `model` (eval mode) for input `x`, gradients kept; the module must run once."
+    resolved = resolve_layers(model, layer)
+    with hooked_layers(model, resolved, lambda name, call, out: out) as recorders:
+        model(x)
+        outputs = collect_layer_calls(recorders)
+    if len(outputs) != 1:
+        raise ValueError(f"layer {layer!r} ran {len(outputs)} times; pick a module that runs once")
+    return next(iter(outputs.values()))

@@ -16,22 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import collect_layer_calls, hooked_layers, model_device, resolve_layers
+from .features import layer_output, model_device
 from ..core import get_device
 
 # %% auto #0
 __all__ = ['total_variation', 'maximally_activating_stimuli', 'parameter_values', 'parameter_table']
 
 # %% ../../nbs/38b_analysis_stimuli.ipynb #288bd814
-def _layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
-    resolved = resolve_layers(model, layer)
-    with hooked_layers(model, resolved, lambda name, call, out: out) as recorders:
-        model(x)
-        outputs = collect_layer_calls(recorders)
-    if len(outputs) != 1:
-        raise ValueError(f"layer {layer!r} ran {len(outputs)} times; pick a module that runs once")
-    return next(iter(outputs.values()))
-
 def _unit_activation(out: torch.Tensor, units: torch.Tensor, position) -> torch.Tensor:
     "Activation of channel `units[i]` in sample i: at `position` (row, col), the map centre, or the spatial mean."
     index = torch.arange(len(units), device=out.device)
@@ -74,13 +65,13 @@ def maximally_activating_stimuli(model: nn.Module, layer: str, units: Sequence[i
     shifts = torch.randint(-jitter, jitter + 1, (steps, 2), generator=generator).tolist() if jitter else [[0, 0]] * steps
     try:
         with torch.no_grad():
-            channels = _layer_output(model, layer, preprocess(torch.full((1, *image_shape), 0.5, device=device))).shape[1]
+            channels = layer_output(model, layer, preprocess(torch.full((1, *image_shape), 0.5, device=device))).shape[1]
         if unit_index.min() < 0 or unit_index.max() >= channels:
             raise ValueError(f"units must be channel indices 0..{channels - 1} of layer {layer!r}, got {list(units)}")
         for dy, dx in shifts:
             images = torch.sigmoid(logits)
             moved = torch.roll(images, shifts=(dy, dx), dims=(-2, -1))
-            activation = _unit_activation(_layer_output(model, layer, preprocess(moved)), unit_index, position)
+            activation = _unit_activation(layer_output(model, layer, preprocess(moved)), unit_index, position)
             loss = -activation.sum() + (tv_weight * total_variation(images) + l2_weight * (images - 0.5).pow(2).mean((1, 2, 3))).sum()
             optimizer.zero_grad()
             (grad,) = torch.autograd.grad(loss, logits)
@@ -88,7 +79,7 @@ def maximally_activating_stimuli(model: nn.Module, layer: str, units: Sequence[i
             optimizer.step()
         with torch.no_grad():
             images = torch.sigmoid(logits)
-            reached = _unit_activation(_layer_output(model, layer, preprocess(images)), unit_index, position)
+            reached = _unit_activation(layer_output(model, layer, preprocess(images)), unit_index, position)
     finally:
         model.train(was_training)
         if home is not None:

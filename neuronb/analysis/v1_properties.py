@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .features import collect_layer_calls, hooked_layers, model_device, resolve_layers
+from .features import collect_layer_calls, hooked_layers, model_device, resolve_layers, layer_output
 from ..core import get_device
 
 # %% auto #0
@@ -162,13 +162,7 @@ def stimulus_parameters(name: str, axes: Mapping[str, np.ndarray]) -> dict[str, 
 
 # %% ../../nbs/38_analysis_v1_properties.ipynb #e7ba0e8e
 def _layer_output(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
-    resolved = resolve_layers(model, layer)
-    with hooked_layers(model, resolved, lambda name, call, out: out) as recorders:
-        model(x)
-        outputs = collect_layer_calls(recorders)
-    if len(outputs) != 1:
-        raise ValueError(f"layer {layer!r} ran {len(outputs)} times; pick a module that runs once")
-    out = next(iter(outputs.values()))
+    out = layer_output(model, layer, x)
     if out.ndim != 4:
         raise ValueError(f"layer {layer!r} outputs shape {tuple(out.shape)}; V1 properties need a (N, C, H, W) feature map")
     return out

@@ -14,25 +14,7 @@ from pathlib import Path
 __all__ = ['cmd_init', 'cmd_train', 'cmd_grid', 'cmd_score', 'cmd_import_scores', 'cmd_export_scores', 'add_parser']
 
 # %% ../../nbs/45_wiring_cli.ipynb #11a01cf9
-def _assignments(items: list[str] | None) -> dict:
-    import yaml
-    out: dict = {}
-    for item in items or []:
-        if "=" not in item:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return out
-
-def _merge(base: dict, updates: dict) -> dict:
-    out = dict(base)
-    for key, value in updates.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+from ..core import deep_update, parse_assignments
 
 def _config(args):
     import yaml
@@ -43,7 +25,7 @@ def _config(args):
         path = Path(args.config)
         if not path.is_file():
             raise SystemExit(f"config file not found: {path}")
-        values = _merge(values, yaml.safe_load(path.read_text()) or {})
+        values = deep_update(values, yaml.safe_load(path.read_text()) or {})
     for flag in ("model", "init", "name", "dataset"):
         if getattr(args, flag, None) is not None:
             values[flag] = getattr(args, flag)
@@ -55,7 +37,7 @@ def _config(args):
         values["convergence"] = True
     if getattr(args, "epochs", None) is not None and not isinstance(args.epochs, list):
         values["train"]["epochs"] = args.epochs
-    values = _merge(values, _assignments(getattr(args, "set", None)))
+    values = deep_update(values, parse_assignments(getattr(args, "set", None)))
     return WiringConfig.from_dict(values)
 
 def _store(args):
