@@ -132,7 +132,7 @@ def read_video(path: Path | str, fps: float | None = None, size: int | tuple[int
     return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).contiguous(), native_fps
 
 # %% ../../nbs/05_data_video.ipynb #79562b81
-HEADCAM_VERSION = 1
+HEADCAM_VERSION = 2
 
 def _ou_path(rng: np.random.Generator, n: int, dt: float, tau: float, sigma: float) -> np.ndarray:
     "A stationary Ornstein-Uhlenbeck series with time constant `tau` and standard deviation `sigma`."
@@ -157,26 +157,29 @@ def _headcam_canvas(rng: np.random.Generator, size: int) -> tuple[np.ndarray, li
         squares.append(cv2.resize(img[top:top + s, left:left + s], (tile, tile), interpolation=cv2.INTER_AREA))
     return np.concatenate([np.concatenate(squares[:3], 1), np.concatenate(squares[3:], 1)], 0), names
 
-def _camera_path(rng: np.random.Generator, n: int, fps: float, size: int, canvas_hw: tuple[int, int]) -> np.ndarray:
-    "Per frame `(centre_x, centre_y, view_width, roll_degrees)` in canvas pixels."
+def _camera_path(rng: np.random.Generator, n: int, fps: float, size: int, canvas_hw: tuple[int, int],
+                 dwell_s: float = 4.0) -> np.ndarray:
+    "Per frame `(centre_x, centre_y, view_width, roll_degrees)` in canvas pixels: dwell on a spot, turn, dwell again."
     dt = 1.0 / fps
     view = size * np.exp(np.log(1.8) + _ou_path(rng, n, dt, 3.0, 0.25)).clip(1.2, 2.6)
     roll = _ou_path(rng, n, dt, 2.0, 6.0)
-    velocity = np.stack([_ou_path(rng, n, dt, 1.5, 0.9 * size) for _ in range(2)], 1)
-    turns = rng.random(n) < 0.08 * dt                      # a fast head turn every ~12 s
-    velocity[turns] += rng.standard_normal((int(turns.sum()), 2)) * 4.0 * size
+    drift = np.stack([_ou_path(rng, n, dt, 2.0, 0.25 * size) for _ in range(2)], 1)
     height, width = canvas_hw
-    pos = np.array([width / 2, height / 2]) + (rng.random(2) - 0.5) * np.array([width, height]) * 0.3
+    margin = 2.6 * size * 0.75                             # room for the widest view around any spot
+
+    def new_spot():
+        return np.array([rng.uniform(margin, width - margin), rng.uniform(margin, height - margin)])
+
+    gaze = target = new_spot()
+    next_turn = max(0.5, rng.exponential(dwell_s))
+    follow = 1 - math.exp(-dt / 0.3)                       # exact first-order lag: stable at any frame rate
     centre = np.empty((n, 2))
     for t in range(n):
-        margin = view[t] * 0.75
-        lo, hi = np.array([margin, margin]), np.array([width - margin, height - margin])
-        pos = pos + velocity[t] * dt
-        for k in range(2):                                  # reflect at the canvas edges
-            if pos[k] < lo[k] or pos[k] > hi[k]:
-                pos[k] = np.clip(2 * np.clip(pos[k], lo[k], hi[k]) - pos[k], lo[k], hi[k])
-                velocity[t:, k] *= -1
-        centre[t] = pos
+        if t * dt >= next_turn:
+            target, next_turn = new_spot(), t * dt + max(0.5, rng.exponential(dwell_s))
+        gaze = gaze + (target - gaze) * follow
+        half = view[t] * 0.75
+        centre[t] = np.clip(gaze + drift[t], half, [width - half, height - half])
     return np.concatenate([centre, view[:, None], roll[:, None]], 1)
 
 def _object_tracks(rng: np.random.Generator, seconds: float, size: int) -> list[dict]:
@@ -198,13 +201,15 @@ def _object_tracks(rng: np.random.Generator, seconds: float, size: int) -> list[
                        "sprite_seed": int(rng.integers(2**31))})
     return tracks
 
-def render_headcam(seconds: float = 20, fps: float = 10, size: int = 128, seed: int = 0) -> tuple[np.ndarray, dict]:
-    "Render one synthetic headcam clip: RGB uint8 frames `(T, size, size, 3)` and a JSON-ready description."
+def render_headcam(seconds: float = 20, fps: float = 10, size: int = 128, seed: int = 0,
+                   dwell_s: float = 4.0) -> tuple[np.ndarray, dict]:
+    """Render one synthetic headcam clip: RGB uint8 frames `(T, size, size, 3)` and a JSON-ready description.
+    `dwell_s`: mean time the gaze rests on one spot between head turns."""
     check_seed(seed)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7201]))
     n = int(round(seconds * fps))
     canvas, photo_names = _headcam_canvas(rng, size)
-    camera = _camera_path(rng, n, fps, size, canvas.shape[:2])
+    camera = _camera_path(rng, n, fps, size, canvas.shape[:2], dwell_s)
     tracks = _object_tracks(rng, seconds, size)
     sprites = []
     for tr in tracks:
@@ -231,15 +236,16 @@ def render_headcam(seconds: float = 20, fps: float = 10, size: int = 128, seed: 
             alpha = layer[..., 3:]
             frame = frame * (1 - alpha) + layer[..., :3] * 255 * alpha
         frames[t] = frame.round().clip(0, 255).astype(np.uint8)
-    info = {"seconds": seconds, "fps": fps, "size": size, "seed": seed, "n_frames": n, "photos": photo_names,
+    info = {"seconds": seconds, "fps": fps, "size": size, "seed": seed, "dwell_s": dwell_s, "n_frames": n,
+            "photos": photo_names,
             "objects": tracks, "camera": {"columns": ["centre_x", "centre_y", "view_width", "roll_deg"],
                                           "per_frame": np.round(camera, 2).tolist()}}
     return frames, info
 
 # %% ../../nbs/05_data_video.ipynb #29ce603e
-def _check_video_args(n_videos, seconds, fps, size, seed):
+def _check_video_args(n_videos, seconds, fps, size, seed, dwell_s=1.0):
     check_positive_int("n_videos", n_videos)
-    for name, value in (("seconds", seconds), ("fps", fps)):
+    for name, value in (("seconds", seconds), ("fps", fps), ("dwell_s", dwell_s)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
     if int(round(seconds * fps)) < 1:
@@ -249,22 +255,22 @@ def _check_video_args(n_videos, seconds, fps, size, seed):
     check_seed(seed)
 
 def make_headcam_videos(n_videos: int = 4, seconds: float = 20, fps: float = 10, size: int = 128, seed: int = 0,
-                        root: Path | str | None = None) -> list[Path]:
+                        root: Path | str | None = None, dwell_s: float = 4.0) -> list[Path]:
     "Write (or find cached) `n_videos` synthetic headcam videos; return their paths in order."
-    _check_video_args(n_videos, seconds, fps, size, seed)
+    _check_video_args(n_videos, seconds, fps, size, seed, dwell_s)
     fourcc, suffix = video_codec()
 
     def generate(folder: Path) -> None:
         for k in range(n_videos):
             video_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
-            frames, info = render_headcam(seconds, fps, size, video_seed)
+            frames, info = render_headcam(seconds, fps, size, video_seed, dwell_s)
             name = f"video_{k:03d}"
             write_video(folder / f"{name}{suffix}", frames, fps, fourcc)
             info.update({"file": f"{name}{suffix}", "index": k, "fourcc": fourcc, "base_seed": seed, "version": HEADCAM_VERSION})
             atomic_write_text(folder / f"{name}.json", json.dumps(info))
 
     params = {"generator": "headcam", "version": HEADCAM_VERSION, "n_videos": int(n_videos), "seconds": float(seconds),
-              "fps": float(fps), "size": int(size), "seed": int(seed)}
+              "fps": float(fps), "size": int(size), "seed": int(seed), "dwell_s": float(dwell_s)}
     folder = cached_generate("headcam", params, generate, root=root)
     return [folder / json.loads((folder / f"video_{k:03d}.json").read_text())["file"] for k in range(n_videos)]
 
@@ -274,9 +280,10 @@ HEADCAM_HOLDOUTS = ("segment", "video")
 @register_dataset("headcam")
 def headcam_dataset(split: str, root: Path | None = None, fps: float = 5, seg_len: float = 4, size: int | None = None,
                     holdout: str = "segment", test_fraction: float = 0.2, n_videos: int = 4, seconds: float = 20,
-                    video_fps: float = 10, video_size: int = 128, seed: int = 0) -> ImageSet:
+                    video_fps: float = 10, video_size: int = 128, seed: int = 0, dwell_s: float = 4.0) -> ImageSet:
     """Frames of the synthetic headcam videos read at `fps`, labels `video`, `time` (segment of `seg_len` s,
-    counted across videos) and `frame`; `test` holds the last `test_fraction` of each segment (or video)."""
+    counted across videos) and `frame`; `test` holds the last `test_fraction` of each segment (or video).
+    `dwell_s` is the videos' mean gaze dwell between head turns (see `render_headcam`)."""
     check_choice("split", split, ("train", "test"))
     check_choice("holdout", holdout, HEADCAM_HOLDOUTS)
     if not 0 < test_fraction < 1:
@@ -288,7 +295,7 @@ def headcam_dataset(split: str, root: Path | None = None, fps: float = 5, seg_le
     if abs(per_segment - round(per_segment)) > 1e-6:
         raise ValueError(f"seg_len * fps must be a whole number of frames, got seg_len={seg_len} x fps={fps} = {per_segment}")
     per_segment = int(round(per_segment))
-    paths = make_headcam_videos(n_videos, seconds, video_fps, video_size, seed, root)
+    paths = make_headcam_videos(n_videos, seconds, video_fps, video_size, seed, root, dwell_s)
     clips = [read_video(p, fps=fps, size=size)[0] for p in paths]
     video = torch.cat([torch.full((len(c),), k) for k, c in enumerate(clips)])
     frame = torch.cat([torch.arange(len(c)) for c in clips])
