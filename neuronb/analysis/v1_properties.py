@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -24,10 +25,11 @@ from ..core import get_device
 # %% auto #0
 __all__ = ['SPONTANEOUS_RATE', 'MEDIAN_MAX_RATE', 'RESPONSIVE_MARGIN', 'load_v1_literature', 'PropertySpec', 'property_specs',
            'VisualField', 'gratings', 'GratingProtocol', 'stimulus_parameters', 'ReceptiveFields',
-           'map_receptive_fields', 'GratingResponses', 'grating_responses', 'harmonics', 'circular_variance',
-           'preferred_orientation', 'orientation_tuning', 'spatial_frequency_tuning', 'size_tuning', 'unit_properties',
-           'measure_v1_properties', 'Reference', 'ks_similarity_counts', 'ks_similarity', 'ks_ceiling',
-           'reference_distributions', 'v1_property_scores', 'v1_score', 'plot_property_distributions']
+           'map_receptive_fields', 'GratingResponses', 'centred_units', 'grating_responses', 'FiringRateMap',
+           'firing_rate_map', 'harmonics', 'circular_variance', 'preferred_orientation', 'orientation_tuning',
+           'spatial_frequency_tuning', 'size_tuning', 'unit_properties', 'measure_v1_properties', 'Reference',
+           'ks_similarity_counts', 'ks_similarity', 'ks_ceiling', 'reference_distributions', 'read_user_references',
+           'v1_property_scores', 'v1_score', 'plot_property_distributions']
 
 # %% ../../nbs/38_analysis_v1_properties.ipynb #5ed4827e
 def load_v1_literature() -> dict:
@@ -47,20 +49,38 @@ class PropertySpec:
     in_score: bool = True                 # counted in the V1 property score (Marques et al.'s set)
 
 # bins of the properties whose data are not offline: the ones Marques et al. used (from the JSON's notes)
-_RINGACH_BINS = {"circular_variance": tuple(np.linspace(0, 1, 14)), "orientation_bandwidth": tuple(np.linspace(0, 90, 18)),
-                 "orthogonal_preferred_ratio": tuple(np.linspace(0, 1, 14)), "orientation_selective": (0, 0.5, 1.0),
-                 "modulation_ratio": tuple(np.linspace(0, 2, 11)), "max_response": tuple(np.logspace(0, 3, 10))}
+_RINGACH = "Ringach, Shapley & Hawken (2002) J Neurosci 22:5639 (not available offline)"
+_FREEMAN_ZIEMBA = "Freeman, Ziemba, Heeger, Simoncelli & Movshon (2013) Nat Neurosci 16:974 (not available offline)"
+_UNPUBLISHED = {   # name: (edges, scale, units, source)
+    "circular_variance": (tuple(np.linspace(0, 1, 14)), "linear", "", _RINGACH),
+    "orientation_bandwidth": (tuple(np.linspace(0, 90, 18)), "linear", "deg", _RINGACH),
+    "orthogonal_preferred_ratio": (tuple(np.linspace(0, 1, 14)), "linear", "", _RINGACH),
+    "orientation_selective": ((0, 0.5, 1.0), "categorical", "", _RINGACH),
+    "modulation_ratio": (tuple(np.linspace(0, 2, 11)), "linear", "", _RINGACH),
+    "max_response": (tuple(np.logspace(0, 3, 10)), "log10", "spikes/s", _RINGACH),
+    # Freeman & Ziemba 2013: Marques et al.'s bins for the modulation index; the others are neuronb's choice
+    "texture_modulation_index": (tuple(np.linspace(-1, 1, 25)), "linear", "", _FREEMAN_ZIEMBA),
+    "abs_texture_modulation_index": (tuple(np.linspace(0, 1, 13)), "linear", "", _FREEMAN_ZIEMBA),
+    "texture_selectivity": (tuple(np.linspace(0, 1, 11)), "linear", "", _FREEMAN_ZIEMBA),
+    "texture_sparseness": (tuple(np.linspace(0, 1, 11)), "linear", "", _FREEMAN_ZIEMBA),
+    "texture_variance_ratio": (tuple(np.logspace(-1, 2, 13)), "log10", "", _FREEMAN_ZIEMBA),
+    "max_texture": (tuple(np.logspace(0, 3, 10)), "log10", "spikes/s", _FREEMAN_ZIEMBA),
+    "max_noise": (tuple(np.logspace(0, 3, 10)), "log10", "spikes/s", _FREEMAN_ZIEMBA),
+}
 _GROUPS = {"preferred_orientation": "orientation", "circular_variance": "orientation",
            "orientation_bandwidth": "orientation", "orthogonal_preferred_ratio": "orientation",
            "orientation_selective": "orientation", "peak_spatial_frequency": "spatial_frequency",
            "spatial_frequency_selective": "spatial_frequency", "spatial_frequency_bandwidth": "spatial_frequency",
            "surround_suppression_index": "size_surround", "grating_summation_field": "size_surround",
            "surround_diameter": "size_surround", "strongly_suppressed": "size_surround",
-           "surround_gsf_ratio": "size_surround", "modulation_ratio": "response", "max_response": "response"}
+           "surround_gsf_ratio": "size_surround", "modulation_ratio": "response", "max_response": "response",
+           "texture_modulation_index": "texture", "abs_texture_modulation_index": "texture",
+           "texture_selectivity": "texture", "texture_sparseness": "texture", "texture_variance_ratio": "texture",
+           "max_texture": "response", "max_noise": "response"}
 _NOT_SCORED = {"strongly_suppressed", "surround_gsf_ratio"}   # in the JSON, not among Marques et al.'s benchmarks
 
 def property_specs(literature: dict | None = None) -> dict[str, PropertySpec]:
-    "Every measured property with its bins: from the packaged histograms, or Marques et al.'s bins for Ringach 2002."
+    "Every measured property with its bins: from the packaged histograms, else the bins of `_UNPUBLISHED` (no data)."
     literature = literature or load_v1_literature()
     specs = {}
     for name, group in _GROUPS.items():
@@ -69,9 +89,8 @@ def property_specs(literature: dict | None = None) -> dict[str, PropertySpec]:
             specs[name] = PropertySpec(name, group, tuple(entry["edges"]), entry.get("scale", "linear"),
                                        entry.get("units", ""), entry.get("source", ""), name not in _NOT_SCORED)
         else:
-            scale = "categorical" if name == "orientation_selective" else ("log10" if name == "max_response" else "linear")
-            specs[name] = PropertySpec(name, group, _RINGACH_BINS[name], scale, "spikes/s" if name == "max_response" else "",
-                                       "Ringach, Shapley & Hawken (2002) J Neurosci 22:5639 (not available offline)")
+            edges, scale, units, source = _UNPUBLISHED[name]
+            specs[name] = PropertySpec(name, group, edges, scale, units, source)
     return specs
 
 # %% ../../nbs/38_analysis_v1_properties.ipynb #3a32e83a
@@ -238,6 +257,17 @@ class GratingResponses:
     receptive_fields: ReceptiveFields
     units: np.ndarray                         # channel index of each unit kept
 
+def centred_units(receptive_fields: ReceptiveFields, field: VisualField, rf_tolerance_deg: float = 0.25) -> np.ndarray:
+    "Channels (indices) that respond and whose RF centre lies within `rf_tolerance_deg` of the stimulus centre."
+    rfs = receptive_fields
+    center = rfs.center
+    distance = np.hypot(rfs.centers[:, 0] - center[0], rfs.centers[:, 1] - center[1]) / field.pixels_per_degree
+    keep = np.nonzero(rfs.responsive & (distance <= rf_tolerance_deg))[0]
+    if len(keep) == 0:
+        raise ValueError(f"no unit of layer {rfs.layer!r} has its RF within {rf_tolerance_deg} deg of the stimulus centre; "
+                         "raise rf_tolerance_deg")
+    return keep
+
 def grating_responses(model: nn.Module, layer: str, field: VisualField = VisualField(),
                       protocol: GratingProtocol = GratingProtocol(), preprocess: Callable | None = None,
                       device=None, batch_size: int = 256, position: tuple[int, int] | None = None,
@@ -246,11 +276,7 @@ def grating_responses(model: nn.Module, layer: str, field: VisualField = VisualF
     device = get_device(device)
     rfs = receptive_fields or map_receptive_fields(model, layer, field, position, preprocess, device=device)
     center = rfs.center
-    distance = np.hypot(rfs.centers[:, 0] - center[0], rfs.centers[:, 1] - center[1]) / field.pixels_per_degree
-    keep = np.nonzero(rfs.responsive & (distance <= rf_tolerance_deg))[0]
-    if len(keep) == 0:
-        raise ValueError(f"no unit of layer {layer!r} has its RF within {rf_tolerance_deg} deg of the stimulus centre; "
-                         "raise rf_tolerance_deg")
+    keep = centred_units(rfs, field, rf_tolerance_deg)
     row, col = rfs.position
     sets = protocol.stimulus_sets(field)
     preprocess = preprocess or (lambda x: x)
@@ -282,6 +308,27 @@ def grating_responses(model: nn.Module, layer: str, field: VisualField = VisualF
 SPONTANEOUS_RATE = 0.82
 MEDIAN_MAX_RATE = 33.8
 RESPONSIVE_MARGIN = 5.0
+
+@dataclass(frozen=True)
+class FiringRateMap:
+    "Affine map of one layer's activations to spikes/s: `SPONTANEOUS_RATE + gain * (activation - blank)` per unit."
+    gain: float
+    blank: np.ndarray          # (units,) activation to the blank screen
+
+    def __call__(self, activation: np.ndarray) -> np.ndarray:
+        return SPONTANEOUS_RATE + self.gain * (activation - self.blank)
+
+    def responsive(self, max_activation: np.ndarray) -> np.ndarray:
+        "Units whose maximum rate exceeds spontaneous + `RESPONSIVE_MARGIN` spikes/s."
+        return self(max_activation) > SPONTANEOUS_RATE + RESPONSIVE_MARGIN
+
+def firing_rate_map(max_activation: np.ndarray, blank: np.ndarray, layer: str = "") -> FiringRateMap:
+    "The map sending the blank to the median spontaneous rate and the median driven maximum to `MEDIAN_MAX_RATE`."
+    driven = np.asarray(max_activation, float) - np.asarray(blank, float)
+    positive = driven[driven > 0]
+    if len(positive) == 0:
+        raise ValueError(f"layer {layer!r}: no unit responds to any stimulus above its blank response")
+    return FiringRateMap(float((MEDIAN_MAX_RATE - SPONTANEOUS_RATE) / np.median(positive)), np.asarray(blank, float))
 
 def harmonics(responses: np.ndarray, phases_deg: np.ndarray, axis: int = -2) -> tuple[np.ndarray, np.ndarray]:
     "F0 (mean) and F1 (first-harmonic amplitude) of `responses` over the phase axis."
@@ -400,14 +447,9 @@ def unit_properties(measured: GratingResponses) -> pd.DataFrame:
     dc = {name: harmonics(raw[name], sets[name]["phase"], axis=-2) for name in sets}   # (f0, f1), phase removed
     blank = measured.blank
     max_dc = np.max(np.stack([dc[name][0].reshape(-1, len(blank)).max(0) for name in sets]), 0)
-    driven = max_dc - blank
-    positive = driven[driven > 0]
-    if len(positive) == 0:
-        raise ValueError(f"layer {measured.layer!r}: no unit responds to any grating above its blank response")
-    gain = (MEDIAN_MAX_RATE - SPONTANEOUS_RATE) / np.median(positive)
-    to_rate = lambda values: SPONTANEOUS_RATE + gain * (values - blank)      # noqa: E731
+    to_rate = firing_rate_map(max_dc, blank, measured.layer)
     rows = pd.DataFrame({"channel": measured.units, "max_response": to_rate(max_dc), "blank_activation": blank})
-    responsive = rows.max_response.values > SPONTANEOUS_RATE + RESPONSIVE_MARGIN
+    responsive = to_rate.responsive(max_dc)
     # orientation set: (sf, radius_cycles, orientation) after the phase average
     ori_axes = sets["orientation"]
     ori_rate = to_rate(dc["orientation"][0])
@@ -437,11 +479,14 @@ def unit_properties(measured: GratingResponses) -> pd.DataFrame:
 def measure_v1_properties(model: nn.Module, layer: str, field: VisualField = VisualField(),
                           protocol: GratingProtocol = GratingProtocol(), preprocess: Callable | None = None,
                           device=None, batch_size: int = 256, position: tuple[int, int] | None = None,
-                          rf_tolerance_deg: float = 0.25) -> tuple[pd.DataFrame, GratingResponses]:
+                          rf_tolerance_deg: float = 0.25,
+                          receptive_fields: ReceptiveFields | None = None) -> tuple[pd.DataFrame, GratingResponses]:
     """V1 properties of the responsive units of `layer`: `(properties table, raw responses)`.
 
-    `preprocess` maps float images in [0, 1] to the model's input (e.g. normalisation)."""
-    measured = grating_responses(model, layer, field, protocol, preprocess, device, batch_size, position, rf_tolerance_deg)
+    `preprocess` maps float images in [0, 1] to the model's input (e.g. normalisation); `receptive_fields`
+    (from `map_receptive_fields`) skips the mapping, so gratings and textures see the same units."""
+    measured = grating_responses(model, layer, field, protocol, preprocess, device, batch_size, position, rf_tolerance_deg,
+                                 receptive_fields)
     return unit_properties(measured), measured
 
 # %% ../../nbs/38_analysis_v1_properties.ipynb #3c110f71
@@ -520,6 +565,47 @@ def reference_distributions(user_data: Mapping[str, Any] | None = None, literatu
         references[name] = Reference(name, edges, counts, str(data.get("source", "user-supplied")) if isinstance(data, Mapping)
                                      else "user-supplied", specs[name].scale)
     return references
+
+def read_user_references(path) -> dict[str, Any]:
+    """User reference data from a file, for `user_data`: JSON `{property: [per-cell values]}` or
+    `{property: {"edges": [...], "counts": [...], "source": "..."}}`; NPZ arrays named `property` (per-cell
+    values) or `property.edges` and `property.counts`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"user reference data: no file {path} (expected .json or .npz of per-cell values)")
+    known = property_specs()
+    if path.suffix == ".json":
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected a JSON object {{property: values}}, got {type(raw).__name__}")
+        data = raw
+    elif path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            data = {}
+            for key in arrays.files:
+                name, _, part = key.partition(".")
+                if part in ("edges", "counts"):
+                    data.setdefault(name, {"source": f"user-supplied ({path.name})"})[part] = arrays[key]
+                elif not part:
+                    data[name] = arrays[key]
+                else:
+                    raise ValueError(f"{path}: array {key!r}: expected 'property', 'property.edges' or 'property.counts'")
+    else:
+        raise ValueError(f"{path}: user reference data must be a .json or .npz file")
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{path}: unknown properties {unknown}; known: {sorted(known)}")
+    for name, values in data.items():
+        numbers = [values[k] for k in ("edges", "counts")] if isinstance(values, Mapping) else [values]
+        for array in numbers:
+            try:
+                np.asarray(array, dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}: {name!r} must hold numbers (per-cell values, or edges and counts)") from None
+    return data
 
 def v1_property_scores(properties: pd.DataFrame, user_data: Mapping[str, Any] | None = None,
                        n_bootstrap: int = 1000, seed: int = 0, min_units: int = 3) -> pd.DataFrame:

@@ -63,7 +63,8 @@ def run(args) -> int:
         summary = {k: v for k, v in out["summary"].items() if not isinstance(v, dict)}
         print(json.dumps({**summary, "csv": str(out["csv"]), "original_csv": str(out["original_csv"])}, indent=1, default=float))
         return 0
-    out = v1.v1_properties(args.run_dir, store=_store(args.store), device=args.device, layer=args.layer)
+    out = v1.v1_properties(args.run_dir, store=_store(args.store), device=args.device, layer=args.layer,
+                           user_data=args.user_data, texture_stimuli=args.texture_stimuli)
     _print_table(out["scores"][["property", "group", "n_units", "similarity", "ceiling", "score", "status"]])
     print(json.dumps({k: v for k, v in out["v1_score"].items()}, indent=1, default=float))
     return 0
@@ -83,6 +84,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--store", default=None, help="run store SQLite file (default runs/neuronb.sqlite)")
     p.add_argument("--device", default=None)
     p.add_argument("--layer", default=None, help="layer for `properties` (default: the run config's, layer1)")
+    p.add_argument("--user-data", default=None, metavar="PATH",
+                   help="for `properties`: JSON / NPZ of per-cell reference values (e.g. Ringach 2002, Freeman & Ziemba "
+                        "2013 texture properties) that are not available offline")
+    p.add_argument("--texture-stimuli", default=None, metavar="NPZ",
+                   help="for `properties`: your texture stimuli (arrays textures, noise: families x samples x H x W) "
+                        "instead of the offline photo textures")
     p.add_argument("--corruptions", nargs="+", default=None); p.add_argument("--severities", nargs="+", type=int, default=None)
     p.set_defaults(func=run)
     return p

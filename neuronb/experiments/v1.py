@@ -16,8 +16,9 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from ..analysis.v1_properties import (GratingProtocol, VisualField, measure_v1_properties, v1_property_scores,
-                                            v1_score)
+from ..analysis.v1_properties import (GratingProtocol, VisualField, map_receptive_fields, measure_v1_properties,
+                                            read_user_references, v1_property_scores, v1_score)
+from ..analysis.textures import measure_texture_properties, photo_textures, read_texture_stimuli
 from ..analysis.robustness import (corruption_accuracy, robustness_summary, tinyimagenet_c_accuracy,
                                          write_corruption_csv)
 from ..core import atomic_path, atomic_write_text, config_from_dict, config_to_dict, in_test, runs_dir, seed_everything
@@ -53,6 +54,9 @@ class V1Config:
     property_protocol: str = "full"       # full (Marques et al. 2021's gratings) | quick (fewer phases, SFs, sizes)
     field_degrees: float = 8.0            # the input image spans this many degrees of visual angle
     n_bootstrap: int = 1000               # bootstrap resamples of the KS similarity and its ceiling
+    textures: bool = True                 # also measure Freeman & Ziemba (2013)'s texture properties
+    texture_samples: int = 8              # samples per family of the offline photo textures
+    texture_stimuli: str | None = None    # NPZ of user stimuli (arrays textures, noise: families x samples x H x W)
     seed: int = 0
 
     def __post_init__(self):
@@ -64,6 +68,8 @@ class V1Config:
             raise ValueError(f"V1Config.severities must be in 1..5, got {self.severities}")
         if self.property_protocol not in ("full", "quick"):
             raise ValueError(f"V1Config.property_protocol must be 'full' or 'quick', got {self.property_protocol!r}")
+        if self.texture_samples < 2:
+            raise ValueError(f"V1Config.texture_samples must be >= 2 (variance within families), got {self.texture_samples}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "V1Config":
@@ -90,7 +96,7 @@ def v1_preset(preset: str = "quick", model: str = "v1_resnet50", **overrides) ->
                           corruptions=("gaussian_noise", "defocus_blur", "fog", "contrast", "jpeg_compression") if test
                           else CORRUPTIONS, severities=(1, 3) if test else (1, 2, 3, 4, 5),
                           corruption_images=60 if test else 200, property_protocol="quick",
-                          n_bootstrap=50 if test else 300)
+                          n_bootstrap=50 if test else 300, texture_samples=3 if test else 8)
     else:
         raise ValueError(f"v1_preset: preset must be 'quick' or 'paper', got {preset!r}")
     overrides = dict(overrides)
@@ -208,15 +214,29 @@ def _run_id(run_dir: Path) -> str | None:
 
 # %% ../../nbs/39a_v1_protocol.ipynb #10e1a599
 def v1_properties(run_dir: Path | str, store=None, device: str | None = None, layer: str | None = None,
-                  user_data: dict | None = None, batch_size: int = 256) -> dict:
-    "The V1 property benchmark of a trained run's `layer` (default `config.property_layer`; see above)."
+                  user_data: dict | str | Path | None = None, batch_size: int = 256,
+                  texture_stimuli: str | Path | None = None) -> dict:
+    """The V1 property benchmark of a trained run's `layer` (default `config.property_layer`; see above);
+    `texture_stimuli` (an NPZ for `read_texture_stimuli`) replaces the config's texture stimuli."""
     run_dir = Path(run_dir)
+    if isinstance(user_data, (str, Path)):
+        user_data = read_user_references(user_data)
     config, model = load_v1_model(run_dir)
+    if texture_stimuli is not None:
+        config = replace(config, textures=True, texture_stimuli=str(texture_stimuli))
     layer = layer or config.property_layer
     field = VisualField(image_size=int(config.dataset_kw.get("image_size", 64)), field_degrees=config.field_degrees)
     protocol = GratingProtocol.quick() if config.property_protocol == "quick" else GratingProtocol()
-    properties, _ = measure_v1_properties(model, layer, field, protocol, preprocess=input_transform(config), device=device,
-                                          batch_size=batch_size)
+    prepare = input_transform(config)
+    rfs = map_receptive_fields(model, layer, field, preprocess=prepare, device=device)
+    properties, _ = measure_v1_properties(model, layer, field, protocol, preprocess=prepare, device=device,
+                                          batch_size=batch_size, receptive_fields=rfs)
+    textures = None
+    if config.textures:
+        stimuli = (read_texture_stimuli(config.texture_stimuli, field) if config.texture_stimuli
+                   else photo_textures(field, config.texture_samples, seed=config.seed))
+        textures, _ = measure_texture_properties(model, layer, stimuli, prepare, device, batch_size, receptive_fields=rfs)
+        properties = properties.merge(textures, on="channel", how="outer").sort_values("channel", ignore_index=True)
     scores = v1_property_scores(properties, user_data, n_bootstrap=config.n_bootstrap, seed=config.seed)
     overall = v1_score(scores)
     for name, table in (("v1_properties.csv", properties), ("v1_scores.csv", scores)):
@@ -229,4 +249,4 @@ def v1_properties(run_dir: Path | str, store=None, device: str | None = None, la
                             modification=config.name, error=row.similarity_sd)
         store.add_score(config.model, "v1_property_score", overall["v1_property_score"], layer=layer, run_id=run_id,
                         modification=config.name)
-    return {"properties": properties, "scores": scores, "v1_score": overall}
+    return {"properties": properties, "textures": textures, "scores": scores, "v1_score": overall}

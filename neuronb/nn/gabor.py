@@ -50,9 +50,19 @@ def _log_uniform_in_bins(bins: torch.Tensor, edges: torch.Tensor, generator) -> 
     low, high = edges[bins].log(), edges[bins + 1].log()
     return (low + (high - low) * torch.rand(len(bins), generator=generator, dtype=torch.float64)).exp()
 
+def _log_uniform_quantile(u: torch.Tensor, weights: torch.Tensor, low: torch.Tensor, high: torch.Tensor):
+    "Inverse CDF at probabilities `u` of a histogram (bin `weights`) that is log-uniform inside bins [low, high): (value, bin)."
+    cumulative = torch.cumsum(weights / weights.sum(), 0)
+    bins = torch.searchsorted(cumulative, u.clamp(0, 1 - 1e-12), right=True).clamp(max=len(weights) - 1)
+    start = torch.cat([cumulative.new_zeros(1), cumulative[:-1]])[bins]
+    inside = ((u - start) / (weights / weights.sum())[bins].clamp_min(1e-300)).clamp(0, 1)
+    return (low[bins].log() + inside * (high[bins].log() - low[bins].log())).exp(), bins
+
 def sample_gabor_params(n: int, pixels_per_degree: float, generator: torch.Generator | None = None,
-                        orientation: str = "uniform", max_cycles_per_pixel: float = 0.5) -> dict[str, torch.Tensor]:
-    """Draw `n` Gabor parameter sets from the V1 priors (see above), in pixel units for `gabor_kernel`.
+                        orientation: str = "uniform", max_cycles_per_pixel: float = 0.5,
+                        sf_size_correlation: float = 0.0) -> dict[str, torch.Tensor]:
+    """Draw `n` Gabor parameter sets from the V1 priors (see above), in pixel units for `gabor_kernel`;
+    `sf_size_correlation` is the Gaussian-copula correlation of SF and nx (VOneNet: 0.75; default independent).
 
     Returns float32 tensors `theta` (rad, [0, pi)), `frequency` (cycles/px), `sigma_x`, `sigma_y` (px),
     `phase` (rad) and, for reference, `sf_cpd`, `nx`, `ny`."""
@@ -67,6 +77,8 @@ def sample_gabor_params(n: int, pixels_per_degree: float, generator: torch.Gener
         theta = (centre + (torch.rand(n, generator=generator, dtype=torch.float64) - 0.5) * math.pi / 4) % math.pi
     else:
         raise ValueError(f"sample_gabor_params: orientation must be 'uniform' or 'de_valois', got {orientation!r}")
+    if not -1 < sf_size_correlation < 1:
+        raise ValueError(f"sample_gabor_params: sf_size_correlation must be in (-1, 1), got {sf_size_correlation}")
     # spatial frequency: the histogram truncated at the highest representable frequency
     sf_edges = torch.tensor(DE_VALOIS_SF_EDGES, dtype=torch.float64)
     max_cpd = max_cycles_per_pixel * pixels_per_degree
@@ -76,16 +88,27 @@ def sample_gabor_params(n: int, pixels_per_degree: float, generator: torch.Gener
     counts = torch.tensor(DE_VALOIS_SF_COUNTS, dtype=torch.float64)
     upper = torch.minimum(sf_edges[1:], torch.tensor(max_cpd, dtype=torch.float64))
     kept = ((upper.log() - sf_edges[:-1].log()) / (sf_edges[1:].log() - sf_edges[:-1].log())).clamp(0, 1)
-    bins = torch.multinomial(counts * kept, n, True, generator=generator)
-    clipped_edges = torch.cat([sf_edges[:1], upper])
-    low, high = sf_edges[bins].log(), clipped_edges[bins + 1].log()
-    sf_cpd = (low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)).exp()
-    # envelope size in cycles: a joint (nx, ny) bin, then log-uniform inside it
     joint = torch.tensor(RINGACH_NX_NY_COUNTS, dtype=torch.float64)
-    cell = torch.multinomial(joint.flatten(), n, True, generator=generator)
     size_edges = torch.tensor(RINGACH_SIZE_EDGES, dtype=torch.float64)
-    nx = _log_uniform_in_bins(cell // 5, size_edges, generator)
-    ny = _log_uniform_in_bins(cell % 5, size_edges, generator)
+    if sf_size_correlation == 0:
+        bins = torch.multinomial(counts * kept, n, True, generator=generator)
+        clipped_edges = torch.cat([sf_edges[:1], upper])
+        low, high = sf_edges[bins].log(), clipped_edges[bins + 1].log()
+        sf_cpd = (low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)).exp()
+        # envelope size in cycles: a joint (nx, ny) bin, then log-uniform inside it
+        cell = torch.multinomial(joint.flatten(), n, True, generator=generator)
+        nx = _log_uniform_in_bins(cell // 5, size_edges, generator)
+        ny = _log_uniform_in_bins(cell % 5, size_edges, generator)
+    else:
+        # Gaussian copula: correlated normals -> probabilities -> quantiles of the SF and nx marginals
+        first, second = torch.randn(2, n, generator=generator, dtype=torch.float64)
+        correlated = sf_size_correlation * first + math.sqrt(1 - sf_size_correlation ** 2) * second
+        normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+        sf_cpd, _ = _log_uniform_quantile(normal.cdf(first), counts * kept, sf_edges[:-1], torch.maximum(upper, sf_edges[:-1]))
+        nx_weights = joint.sum(1)
+        nx, nx_bin = _log_uniform_quantile(normal.cdf(correlated), nx_weights, size_edges[:-1], size_edges[1:])
+        ny_bin = torch.multinomial(joint[nx_bin], 1, True, generator=generator)[:, 0]
+        ny = _log_uniform_in_bins(ny_bin, size_edges, generator)
     phase = torch.rand(n, generator=generator, dtype=torch.float64) * 2 * math.pi
     frequency = sf_cpd / pixels_per_degree
     out = {"theta": theta, "frequency": frequency, "sigma_x": nx / frequency, "sigma_y": ny / frequency,
@@ -96,10 +119,11 @@ def sample_gabor_params(n: int, pixels_per_degree: float, generator: torch.Gener
 class GaborBank(nn.Module):
     """First layer of Gabor filters with V1-prior parameters: `simple_channels` rectified filters followed by
     `complex_channels` quadrature-energy units. `pixels_per_degree` fixes the mapping from the priors' degrees
-    to pixels (see `sample_gabor_params`)."""
+    to pixels and `sf_size_correlation` couples SF and envelope size (see `sample_gabor_params`)."""
     def __init__(self, in_channels: int = 3, simple_channels: int = 32, complex_channels: int = 32,
                  kernel_size: int = 25, stride: int = 4, padding: int | None = None, pixels_per_degree: float = 28.0,
-                 learnable: bool = False, seed: int = 0, orientation: str = "uniform", gain: float = 1.0):
+                 learnable: bool = False, seed: int = 0, orientation: str = "uniform", gain: float = 1.0,
+                 sf_size_correlation: float = 0.0):
         super().__init__()
         if simple_channels < 0 or complex_channels < 0 or simple_channels + complex_channels == 0:
             raise ValueError(f"GaborBank: need simple_channels, complex_channels >= 0 and at least one filter "
@@ -113,7 +137,7 @@ class GaborBank(nn.Module):
         self.pixels_per_degree, self.gain, self.learnable = float(pixels_per_degree), float(gain), learnable
         generator = torch.Generator().manual_seed(seed)
         n = simple_channels + complex_channels
-        params = sample_gabor_params(n, pixels_per_degree, generator, orientation)
+        params = sample_gabor_params(n, pixels_per_degree, generator, orientation, sf_size_correlation=sf_size_correlation)
         self.register_buffer("input_channel", torch.randint(in_channels, (n,), generator=generator))
         values = {"theta": params["theta"], "phase": params["phase"], "log_frequency": params["frequency"].log(),
                   "log_sigma_x": params["sigma_x"].log(), "log_sigma_y": params["sigma_y"].log()}
