@@ -190,7 +190,9 @@ def pls_predictivity(features, responses, n_components: int = 25, n_folds: int =
                      ceiling: np.ndarray | None = None) -> dict:
     """Cross-validated PLS predictivity of `responses (stimuli, neuroids, repetitions)` from `features (stimuli, F)`:
     `{'score', 'raw', 'ceiling', 'per_neuroid'}`."""
+    import warnings
     from sklearn.cross_decomposition import PLSRegression
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import KFold
     features = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
     responses = np.asarray(responses, dtype=np.float64)
@@ -204,10 +206,12 @@ def pls_predictivity(features, responses, n_components: int = 25, n_folds: int =
     if features.shape[1] == 0:          # a dead layer (every feature constant) predicts nothing
         return {"score": 0.0, "raw": 0.0, "ceiling": float(np.median(ceiling)), "per_neuroid": np.zeros(target.shape[1])}
     components = max(1, min(n_components, features.shape[1], len(features) - len(features) // n_folds - 1))
-    with threadpool_limits(1):      # small problems: BLAS / OpenMP threads only spin on a busy machine
+    with threadpool_limits(1), warnings.catch_warnings():   # small problems: extra BLAS threads only spin
+        warnings.simplefilter("ignore", ConvergenceWarning)  # NIPALS stops at max_iter on near-degenerate folds
         for train, test in KFold(n_folds, shuffle=True, random_state=seed).split(features):
-            mean, std = features[train].mean(axis=0), features[train].std(axis=0) + 1e-12
-            train_x, test_x = (features[train] - mean) / std, (features[test] - mean) / std
+            variance = features[train].var(axis=0)     # shrunk z-score: rare rectified units are not blown up
+            mean, scale = features[train].mean(axis=0), np.sqrt(variance + np.median(variance)) + 1e-12
+            train_x, test_x = (features[train] - mean) / scale, (features[test] - mean) / scale
             if train_x.shape[1] > len(train):   # more features than stimuli: the fold's PCA basis spans them all
                 basis = np.linalg.svd(train_x, full_matrices=False)[2]
                 train_x, test_x = train_x @ basis.T, test_x @ basis.T

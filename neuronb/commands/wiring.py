@@ -96,21 +96,39 @@ def cmd_grid(args) -> int:
     return 0
 
 def cmd_score(args) -> int:
+    from neuronb.analysis.behavior import load_behavior_data, surrogate_behavior
     from neuronb.analysis.predictivity import load_neural_data, normalized_input, surrogate_neural_data
     from neuronb.experiments.wiring.scores import score_model
     run_dir = Path(args.run_dir)
+    if args.surrogate_behavior and not args.surrogate_run:
+        raise SystemExit("--surrogate-behavior needs --surrogate-run (the reference run whose readout is the subject)")
+    if args.behavior and args.surrogate_behavior:
+        raise SystemExit("give either --behavior FILE or --surrogate-behavior, not both")
     model, config, test = _load_run_model(run_dir, args.epoch)
+    reference = _load_run_model(Path(args.surrogate_run))[0].eval() if args.surrogate_run else None
     if args.neural:
         data = load_neural_data(args.neural)
-    elif args.surrogate_run:
-        reference, _, _ = _load_run_model(Path(args.surrogate_run))
-        data = surrogate_neural_data(reference.eval(), test.images, reference.region_layers, preprocess=normalized_input())
+    elif reference is not None:
+        data = surrogate_neural_data(reference, test.images, reference.region_layers, preprocess=normalized_input())
     else:
         data = None
+    if args.behavior:
+        behavior = load_behavior_data(args.behavior)
+    elif args.surrogate_behavior:
+        behavior = surrogate_behavior(reference, test.images, test.labels[config.label], reference.region_layers["IT"],
+                                      preprocess=normalized_input())
+    else:
+        behavior = None
+    v1_protocol = None
+    if args.v1_quick:
+        from neuronb.analysis.v1_properties import GratingProtocol
+        v1_protocol = GratingProtocol.quick()
     epoch = "last" if args.epoch is None else f"{args.epoch:g}"
     modification = args.modification or f"{config.name}_epoch_{epoch}"
     scores = score_model(model, _store(args), args.model_name or config.model, modification, neural_data=data,
-                         test_data=test, label=config.label)
+                         test_data=test, label=config.label, behavior_data=behavior,
+                         reduce="random_projection" if args.spatial else "avgpool", max_features=args.max_features,
+                         v1=args.v1 or args.v1_quick, v1_image_size=args.v1_image_size, v1_protocol=v1_protocol)
     print(json.dumps(scores, indent=1))
     return 0
 
@@ -162,6 +180,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     common(q, config=False)
     q.add_argument("--run-dir", required=True); q.add_argument("--epoch", type=float, default=None)
     q.add_argument("--neural", help="neural data (.nc or .npz)"); q.add_argument("--surrogate-run", help="reference run")
+    q.add_argument("--behavior", help="behavioural data (.npz or .nc) for the i2n behaviour benchmark")
+    q.add_argument("--surrogate-behavior", action="store_true",
+                   help="behaviour benchmark against a surrogate subject made from --surrogate-run's IT readout")
+    q.add_argument("--spatial", action="store_true", help="region scores on channel x space features, not channel means")
+    q.add_argument("--max-features", type=int, default=1024, help="projection size of spatial features (--spatial)")
+    q.add_argument("--v1", action="store_true", help="add the V1 property score (Marques et al. gratings)")
+    q.add_argument("--v1-quick", action="store_true", help="V1 property score with the lighter grating set")
+    q.add_argument("--v1-image-size", type=int, default=64, help="pixels of the 8-degree field for --v1")
     q.add_argument("--model-name"); q.add_argument("--modification")
     q.set_defaults(func=cmd_score)
     q = actions.add_parser("import-scores", help="import an original scores.sqlite (raw_scores) into the store")

@@ -22,7 +22,8 @@ from ...core import atomic_torch_save, atomic_write_text, config_from_dict, conf
 from ...data import get_dataset
 from .initialization import apply_init, kaiming_normal_init, load_init
 from ...models import create
-from ...train import Callback, Trainer, TrainConfig, count_parameters, set_trainable
+from ...train import (Callback, Trainer, TrainConfig, count_parameters, frozen_norm_layers, recompute_bn_stats,
+                           set_trainable)
 
 # %% auto #0
 __all__ = ['TRAINED_LAYERS', 'FRACTIONS', 'trained_patterns', 'supervised_updates', 'checkpoint_name', 'FractionalCheckpoints',
@@ -144,6 +145,8 @@ class WiringConfig:
     convergence: bool = False            # reduce-on-plateau until lr < min_lr (train.epochs is the maximum)
     min_lr: float = 1e-4
     fractional: bool = True              # weights at epochs 0.0, 0.1 ... 0.9 and every epoch
+    batchnorm_from_data: bool = True     # frozen batch norms: running statistics from training images first
+    bn_batches: int = 4
     train: TrainConfig = field(default_factory=quick_train_config)
     name: str = "wiring"
 
@@ -188,6 +191,11 @@ def train_wiring(config: WiringConfig, store=None, run_dir: Path | str | None = 
     model = build_model(config, train.num_classes(config.label))
     tcfg = config_to_dict(config.train)
     tcfg.update(label=config.label, train_only=list(trained_patterns(config.trained)))
+    if config.batchnorm_from_data:
+        set_trainable(model, train_only=tcfg["train_only"])
+        if frozen_norm_layers(model):
+            recompute_bn_stats(model, train, batch_size=config.train.batch_size, n_batches=config.bn_batches,
+                               mean=config.train.mean, std=config.train.std)
     if config.convergence:
         tcfg.update(schedule="plateau")
     tcfg = TrainConfig.from_dict(tcfg)
