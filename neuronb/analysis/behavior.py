@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from threadpoolctl import threadpool_limits
 
-from .predictivity import layer_activations, netcdf_engine
+from .predictivity import layer_activations, read_netcdf, write_netcdf
 from ..core import atomic_path
 
 # %% auto #0
@@ -105,30 +105,18 @@ def save_behavior_data(data, path: Path | str) -> Path:
                 np.savez(f, correct=data["correct"].values, images=data["images"].values, label=data["label"].values,
                          objects=data["object"].values.astype(str))
         elif path.suffix == ".nc":
-            engine = netcdf_engine()
-            if engine == "scipy" and data["images"].dtype == np.uint8:     # NetCDF3 has no unsigned bytes
-                data = data.assign(images=data["images"].astype(np.int16))
-                data["images"].attrs["stored_dtype"] = "uint8"
-            data.to_netcdf(tmp, engine=engine)
+            write_netcdf(data, tmp)
         else:
             raise ValueError(f"save_behavior_data: {path} must end in .npz or .nc")
     return path
 
 def load_behavior_data(path: Path | str) -> "xr.Dataset":
     "Read behavioural data from `.npz` (dense `correct` or per-trial arrays) or `.nc`, validated."
-    import xarray as xr
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_behavior_data: no file {path}")
     if path.suffix == ".nc":
-        with open(path, "rb") as f:
-            engine = "scipy" if f.read(3) == b"CDF" else "h5netcdf"
-        try:
-            data = xr.load_dataset(path, engine=engine)
-        except Exception as e:
-            raise ValueError(f"load_behavior_data: cannot read {path} as NetCDF with engine {engine!r} ({e})") from e
-        if "images" in data and data["images"].attrs.get("stored_dtype") == "uint8":
-            data = data.assign(images=data["images"].astype(np.uint8))
+        data = read_netcdf(path, "load_behavior_data")
         if "label" in data:
             data = data.assign(label=data["label"].astype(np.int64))
         return check_behavior_data(data, str(path))

@@ -21,9 +21,10 @@ from .features import extract_features, resolve_layers
 from ..core import atomic_path
 
 # %% auto #0
-__all__ = ['NEURAL_DIMS', 'METRICS', 'make_neural_data', 'check_neural_data', 'netcdf_engine', 'save_neural_data',
-           'load_neural_data', 'layer_activations', 'split_half_reliability', 'pls_predictivity', 'rdm', 'rsa_score',
-           'linear_cka', 'normalized_input', 'region_scores', 'best_layers', 'surrogate_neural_data']
+__all__ = ['NEURAL_DIMS', 'METRICS', 'make_neural_data', 'check_neural_data', 'netcdf_engine', 'write_netcdf', 'read_netcdf',
+           'save_neural_data', 'load_neural_data', 'layer_activations', 'split_half_reliability', 'pls_predictivity',
+           'rdm', 'rsa_score', 'linear_cka', 'normalized_input', 'region_scores', 'best_layers',
+           'surrogate_neural_data']
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #6d88ad0d
 NEURAL_DIMS = ("stimulus", "neuroid", "repetition")
@@ -70,17 +71,35 @@ def netcdf_engine() -> str:
     import importlib.util
     return "h5netcdf" if importlib.util.find_spec("h5py") is not None else "scipy"
 
+def write_netcdf(data, path: Path | str) -> None:
+    "Write an xarray Dataset to `path` with `netcdf_engine()`; uint8 `images` go to NetCDF3 as int16, marked."
+    engine = netcdf_engine()
+    if engine == "scipy" and "images" in data and data["images"].dtype == np.uint8:   # NetCDF3 has no unsigned bytes
+        data = data.assign(images=data["images"].astype(np.int16))
+        data["images"].attrs["stored_dtype"] = "uint8"
+    data.to_netcdf(path, engine=engine)
+
+def read_netcdf(path: Path | str, reader: str) -> "xr.Dataset":
+    "Read a NetCDF3 or NetCDF4 file (told apart by its first bytes); `reader` names the caller in errors."
+    import xarray as xr
+    with open(path, "rb") as f:
+        engine = "scipy" if f.read(3) == b"CDF" else "h5netcdf"
+    try:
+        data = xr.load_dataset(path, engine=engine)
+    except Exception as e:
+        raise ValueError(f"{reader}: cannot read {path} as NetCDF with engine {engine!r} ({e}); "
+                         f"NetCDF4 files need h5py") from e
+    if "images" in data and data["images"].attrs.get("stored_dtype") == "uint8":
+        data = data.assign(images=data["images"].astype(np.uint8))
+    return data
+
 def save_neural_data(data, path: Path | str) -> Path:
     "Write neural data to `.nc` (NetCDF via h5netcdf) or `.npz`, atomically."
     path = Path(path)
     data = check_neural_data(data, str(path))
     with atomic_path(path) as tmp:
         if path.suffix == ".nc":
-            engine = netcdf_engine()
-            if engine == "scipy" and data["images"].dtype == np.uint8:   # NetCDF3 has no unsigned bytes
-                data = data.assign(images=data["images"].astype(np.int16))
-                data["images"].attrs["stored_dtype"] = "uint8"
-            data.to_netcdf(tmp, engine=engine)
+            write_netcdf(data, tmp)
         elif path.suffix == ".npz":
             with open(tmp, "wb") as f:
                 np.savez(f, responses=data["responses"].values, images=data["images"].values,
@@ -91,21 +110,11 @@ def save_neural_data(data, path: Path | str) -> Path:
 
 def load_neural_data(path: Path | str) -> "xr.Dataset":
     "Read neural data from `.nc` or `.npz` (written by `save_neural_data` or by hand in the same layout), validated."
-    import xarray as xr
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_neural_data: no file {path}")
     if path.suffix == ".nc":
-        with open(path, "rb") as f:
-            magic = f.read(4)
-        engine = "scipy" if magic[:3] == b"CDF" else "h5netcdf"     # NetCDF3 or NetCDF4 (HDF5)
-        try:
-            data = xr.load_dataset(path, engine=engine)
-        except Exception as e:
-            raise ValueError(f"load_neural_data: cannot read {path} as NetCDF with engine {engine!r} ({e}); "
-                             f"NetCDF4 files need h5py") from e
-        if "images" in data and data["images"].attrs.get("stored_dtype") == "uint8":
-            data = data.assign(images=data["images"].astype(np.uint8))
+        data = read_netcdf(path, "load_neural_data")
     elif path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as arrays:
             missing = [k for k in ("responses", "images", "region") if k not in arrays.files]
