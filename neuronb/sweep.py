@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import os
+import socket
 import tempfile
 import time
 import typing
@@ -32,10 +33,11 @@ from .core import atomic_write_text, config_from_dict, config_to_dict, in_test, 
 from .store import RunStore, default_store_path
 
 # %% auto #0
-__all__ = ['HASH_IGNORED_KEYS', 'Protocol', 'register_protocol', 'get_protocol', 'list_protocols', 'DeficitRemovalConfig',
-           'WindowSensitivityConfig', 'run_deficit_removal', 'run_window_sensitivity', 'SweepSpec', 'load_spec',
-           'set_dotted', 'run_hash', 'SweepRun', 'sweep_root', 'expand_spec', 'summarize_result', 'run_status',
-           'execute_run', 'default_workers', 'local_cluster', 'slurm_cluster', 'connect', 'sweep_table', 'run_sweep',
+__all__ = ['HASH_IGNORED_KEYS', 'LOCK_NAME', 'Protocol', 'register_protocol', 'get_protocol', 'list_protocols',
+           'DeficitRemovalConfig', 'WindowSensitivityConfig', 'run_deficit_removal', 'run_window_sensitivity',
+           'SweepSpec', 'load_spec', 'set_dotted', 'run_hash', 'SweepRun', 'sweep_root', 'expand_spec',
+           'summarize_result', 'run_status', 'run_lock', 'recorded_result', 'execute_run', 'default_workers',
+           'local_cluster', 'slurm_cluster', 'connect', 'sweep_table', 'run_sweep', 'read_sweep', 'load_result',
            'train_separately', 'train_stacked', 'bench_sweep']
 
 # %% ../nbs/70_sweep.ipynb #539d54c1
@@ -321,16 +323,82 @@ def _mark_leftovers(store: RunStore, run: SweepRun):
         if kind != "sweep":
             store.finish_run(run_id, "interrupted", notes=f"left by an attempt of sweep run {run.run_id}; retried")
 
-def execute_run(run: SweepRun, store_path: str | Path, threads: int | None = None) -> dict:
+LOCK_NAME = ".lock"
+
+def _lock_holder(path: Path) -> str:
+    try:
+        return path.read_text().strip() or "an unknown process"
+    except OSError:
+        return "an unknown process"
+
+@contextlib.contextmanager
+def run_lock(folder: str | Path, timeout: float | None = None, poll: float = 0.2) -> Iterator[Path]:
+    """Hold an exclusive lock on the run folder `folder` (created if needed): `fcntl.flock` on `folder/.lock`.
+
+    Waits for another holder to let go (at most `timeout` seconds, then `TimeoutError`; `None`: as long as it takes).
+    The lock file says which host and process hold it; the lock itself dies with that process (no stale locks).
+    A filesystem without working `flock` (some NFS or Lustre mounts) raises an `OSError` that says so."""
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    try:
+        import fcntl
+    except ImportError:      # not POSIX (Windows): no flock; runs are then not protected against double execution
+        warnings.warn(f"run_lock: fcntl is not available on this platform; {folder} is not locked")
+        yield path
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if timeout is not None else 0))
+                break
+            except BlockingIOError:
+                if time.monotonic() - start >= timeout:
+                    raise TimeoutError(f"run folder {folder} is locked by {_lock_holder(path)} "
+                                       f"(still after {timeout} s); is another copy of this run training?") from None
+                time.sleep(poll)
+            except OSError as e:
+                raise OSError(e.errno, f"cannot lock {path} ({e.strerror}): this filesystem does not support flock. "
+                                       f"Put the sweep's run folders (spec 'root') on a local disk, or on NFS with its "
+                                       f"lock manager running (not mounted 'nolock'), or Lustre mounted with 'flock'") from e
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"host {socket.gethostname()} pid {os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)         # closing the last descriptor releases the lock
+
+def recorded_result(run: SweepRun, store: RunStore) -> dict:
+    "What `execute_run` returned for a finished run (its `result.json`, else its `result` metrics in the store)."
+    path = Path(run.run_dir) / "result.json"
+    if path.is_file():
+        summary = json.loads(path.read_text())
+    else:
+        found = store.metrics(run.run_id, split="result")
+        summary = {k: float(v) for k, v in found.iloc[-1].items()
+                   if k not in ("run_id", "epoch", "split") and pd.notna(v)} if len(found) else {}
+    return {"run_id": run.run_id, "status": "finished", "executed": False,
+            "resumed": summary.get("resumed"), **_numbers(summary)}
+
+def execute_run(run: SweepRun, store_path: str | Path, threads: int | None = None,
+                lock_timeout: float | None = None) -> dict:
     """Run one sweep run to completion (resuming from its checkpoint), record it; returns its numeric results.
-    `threads`: torch threads (default `$NEURONB_SWEEP_THREADS`, set by `local_cluster` on its workers)."""
+    `threads`: torch threads (default `$NEURONB_SWEEP_THREADS`, set by `local_cluster` on its workers).
+    Holds `run_lock(run.run_dir)` throughout: a second copy of the run waits, then returns the recorded result."""
+    store = RunStore(store_path)
+    if run_status(store, [run.run_id]).get(run.run_id) == "finished":
+        return recorded_result(run, store)
+    with run_lock(run.run_dir, timeout=lock_timeout):
+        if run_status(store, [run.run_id]).get(run.run_id) == "finished":    # another copy finished it meanwhile
+            return recorded_result(run, store)
+        return _execute_locked(run, store, threads)
+
+def _execute_locked(run: SweepRun, store: RunStore, threads: int | None) -> dict:
     import torch
     threads = threads or int(os.environ.get("NEURONB_SWEEP_THREADS", "0"))
     if threads:     # a local cluster's worker: its share of the cores
         torch.set_num_threads(threads)
-    store = RunStore(store_path)
-    if run_status(store, [run.run_id]).get(run.run_id) == "finished":
-        return {"run_id": run.run_id, "status": "finished", "executed": False}
     protocol = get_protocol(run.protocol)
     config = protocol.build_config(run.config)
     run_dir = Path(run.run_dir)
@@ -384,8 +452,21 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int | None =
         workers[f"neuronb-{i}"] = {"cls": Nanny, "options": {"nthreads": 1, "host": "127.0.0.1", "env": env,
                                                                "silence_logs": 40, "memory_limit": 0}}
     scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard_address": None}}
-    with dask.config.set({"distributed.worker.daemon": False}):
-        return SpecCluster(workers=workers, scheduler=scheduler, name="neuronb-sweep", silence_logs=40)
+    # Dask's defaults cost torch dearly: MALLOC_TRIM_THRESHOLD_=65536 (set before a worker starts) makes glibc give
+    # memory back after every large free and made small training steps ~2x slower here; the statistical profiler
+    # (a thread sampling every 10 ms) competes with the training thread for the GIL. Nannies also copy their
+    # pre-spawn variables into this process's environment: restore it afterwards.
+    settings = {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False,
+                "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": threads,
+                                                        "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}}
+    saved = dict(os.environ)
+    try:
+        with dask.config.set(settings):
+            return SpecCluster(workers=workers, scheduler=scheduler, name="neuronb-sweep", silence_logs=40)
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
 
 def slurm_cluster(n_jobs: int = 1, **slurm_kw):
     "A dask-jobqueue `SLURMCluster` scaled to `n_jobs` jobs (needs the `slurm` extra)."
@@ -479,6 +560,33 @@ def _submit(client, todo: list[SweepRun], store: RunStore, spec: SweepSpec, prog
             if run_status(store, [run_id]).get(run_id) == "running":
                 store.finish_run(run_id, "failed", notes=errors[run_id][:2000])
     return errors
+
+# %% ../nbs/70_sweep.ipynb #e47b6071
+def read_sweep(spec: SweepSpec | dict | str | Path, store: RunStore | str | Path | None = None) -> pd.DataFrame:
+    "`sweep_table(spec, store)` of a finished sweep; runs nothing, and raises if the store is missing or runs are not finished."
+    spec = load_spec(spec)
+    if not isinstance(store, RunStore):
+        path = Path(store or spec.store or default_store_path()).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"read_sweep {spec.name!r}: no run store at {path}")
+        store = RunStore(path)
+    table = sweep_table(spec, store)
+    unfinished = table[table["status"] != "finished"]
+    if len(unfinished):
+        listed = "; ".join(f"{r.run_id} {r.status}" + (f" ({r.notes})" if isinstance(r.notes, str) else "")
+                           for r in unfinished.head(5).itertuples())
+        raise ValueError(f"sweep {spec.name!r} in {store.path} is not finished: {len(unfinished)} of {len(table)} runs "
+                         f"unfinished ({listed}). Run it (`neuronb sweep <spec.yaml> --store {store.path}` or run_sweep), "
+                         f"or check that the spec (its base config, grid, seeds) is the one that was run")
+    table.attrs.update({"submitted": 0, "failed": 0, "errors": {}, "store": str(store.path)})
+    return table
+
+def load_result(run_dir: str | Path) -> dict:
+    "The summary a finished sweep run wrote to `run_dir/result.json` (numbers, strings, and tables as lists of records)."
+    path = Path(run_dir) / "result.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"load_result: {path} does not exist; is {run_dir} a finished sweep run folder?")
+    return json.loads(path.read_text())
 
 # %% ../nbs/70_sweep.ipynb #b625621f
 def train_separately(models: list, batches: list, lrs: list[float]) -> list:

@@ -477,6 +477,15 @@ class Trainer:
             dist.barrier()
         return Path(path)
 
+    def log_metrics(self, metrics: dict, split: str = "test", epoch: int | None = None):
+        """Record `metrics` of this run in its store at `epoch` (default: the epochs trained so far), from rank 0 only.
+
+        Protocols log what they measure after `fit` (test metrics) through this, so that a run launched by torchrun
+        writes one row per metric, not one per process. Without a store or a recorded run it does nothing."""
+        if self.store is None or not self.run_id or not self.is_main_process:
+            return
+        self.store.log_metrics(self.run_id, self.epoch if epoch is None else int(epoch), metrics, split=split)
+
     def load_checkpoint(self, path: Path | str, restore_rng: bool = True) -> dict:
         "Restore model, optimizer, scheduler, epoch, history, callbacks and RNG from a checkpoint (weights_only)."
         path = Path(path)

@@ -1,5 +1,6 @@
 """DistributedDataParallel in the Trainer: two gloo processes on the CPU, launched by torchrun, follow the loss
-trajectory of one process on the same global batches."""
+trajectory of one process on the same global batches, and only rank 0 writes to the run store (epochs, checkpoints
+and the test metrics protocols log after fit)."""
 import json
 import os
 import socket
@@ -33,6 +34,7 @@ SCRIPT = textwrap.dedent('''
                       run_dir=run_dir)
     history = trainer.fit()
     val = trainer.evaluate(data)
+    trainer.log_metrics(val, split="test")     # every rank calls it, as the protocols do after fit
     if trainer.is_main_process:
         weights = {k: v.flatten().tolist() for k, v in trainer.model.state_dict().items()}
         json.dump({"history": history, "val": val, "weights": weights, "world": trainer.world_size,
@@ -81,4 +83,9 @@ def test_ddp_two_gloo_processes_match_one_process(tmp_path):
     assert len(runs) == 1 and runs["status"][0] == "finished" and runs["run_id"][0] == two["run_id"]
     long = store.metrics(two["run_id"], wide=False)
     assert len(long[long.key == "train_loss"]) == 3
+    test_rows = store.metrics(two["run_id"], split="test")
+    assert len(test_rows) == 1 and test_rows["epoch"].tolist() == [3], test_rows     # one test row, not one per rank
+    assert test_rows["acc"].iloc[0] == pytest.approx(two["val"]["acc"], rel=1e-6)
+    single_tests = RunStore(tmp_path / "single.sqlite").metrics(split="test")
+    assert len(single_tests) == 1
     assert sorted(p.name for p in (tmp_path / "run2" / "checkpoints").iterdir()) == ["last.pt"]

@@ -1,5 +1,5 @@
 """Sweeps on a 2-worker local Dask cluster: every run recorded once, a killed worker's run is retried and resumes
-from its checkpoint, a finished sweep does no work."""
+from its checkpoint, a finished sweep does no work, two copies of one run at once train it once."""
 import json
 import os
 import signal
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from neuronb.store import RunStore
-from neuronb.sweep import connect, expand_spec, run_status, run_sweep
+from neuronb.sweep import LOCK_NAME, connect, execute_run, expand_spec, run_lock, run_status, run_sweep
 
 
 def _spec(root, epochs=1, lrs=(0.1, 0.05, 0.02), seeds=(), checkpoint_every=0):
@@ -89,3 +89,45 @@ def test_killed_worker_loses_nothing_and_its_run_resumes(client, tmp_path):
     epochs = store.metrics(trained["run_id"][list(trained["config"].map(lambda c: c["train"]["seed"])).index(
         runs[[r.run_id for r in runs].index(killed_id)].config["train"]["seed"])], split="epoch")["epoch"]
     assert sorted(set(epochs)) == [0, 1, 2, 3]
+
+
+def _flock_waiters(path: Path) -> int | None:
+    "Processes blocked on the flock of `path` (Linux /proc/locks), or None where that cannot be read."
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    inode = f":{path.stat().st_ino} "
+    return sum("->" in line and "FLOCK" in line and inode in line for line in lines)
+
+
+def test_two_copies_of_one_run_train_it_once(client, tmp_path):
+    """Dask may run a task twice (a worker presumed dead) and two users may launch one sweep: both copies of the run
+    start in two worker processes while the run's lock is held here; once it is released, one trains and the other
+    waits, then returns the recorded result."""
+    store = RunStore(tmp_path / "store.sqlite")
+    (run,) = expand_spec(_spec(tmp_path / "runs", lrs=(0.1,)))
+    workers = sorted(client.scheduler_info()["workers"])
+    assert len(workers) == 2
+    with run_lock(run.run_dir) as lock_file:
+        copies = [client.submit(execute_run, run, str(store.path), key=f"copy-{i}-{run.run_id}", workers=[worker],
+                                allow_other_workers=False, pure=False) for i, worker in enumerate(workers)]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:            # both copies wait on the lock (both are in execute_run)
+            waiting = _flock_waiters(lock_file)
+            if waiting is None:                        # no /proc/locks here: give both copies time to reach it
+                time.sleep(3)
+                break
+            if waiting == 2:
+                break
+            time.sleep(0.05)
+        assert _flock_waiters(lock_file) in (2, None)
+        assert not any(f.done() for f in copies) and run_status(store, [run.run_id]) == {}
+    first, second = client.gather(copies)
+    assert sorted([first["executed"], second["executed"]]) == [False, True]
+    assert {k: v for k, v in first.items() if k != "executed"} == {k: v for k, v in second.items() if k != "executed"}
+    assert 0 <= first["test_acc"] <= 1
+    assert len(store.find_runs(kind="sweep")) == 1 and len(store.find_runs(kind="classification")) == 1
+    assert len(store.metrics(run.run_id, split="result")) == 1
+    assert len(store.metrics(split="test")) == 1
+    assert (Path(run.run_dir) / LOCK_NAME).is_file()

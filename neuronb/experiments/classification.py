@@ -73,8 +73,7 @@ def train_classifier(config: ClassificationConfig, store=None, run_dir: Path | s
                       run_dir=run_dir, run_config=run_config, callbacks=callbacks)
     history = trainer.fit(resume=resume)
     test_metrics = trainer.evaluate(test)
-    if store is not None:
-        store.log_metrics(trainer.run_id, trainer.epoch, test_metrics, split="test")
+    trainer.log_metrics(test_metrics, split="test")       # rank 0 only under torchrun
     return {"trainer": trainer, "history": history, "test": test_metrics, "run_id": trainer.run_id}
 
 # %% ../../nbs/12_classification.ipynb #9155771a

@@ -157,8 +157,7 @@ def train_v1(config: V1Config, store=None, run_dir: Path | str | None = None, re
     trainer = build_v1_trainer(config, data, store, run_dir)
     history = trainer.fit(resume=resume)
     test = trainer.evaluate(trainer.test_data)
-    if store is not None:
-        store.log_metrics(trainer.run_id, trainer.epoch, test, split="test")
+    trainer.log_metrics(test, split="test")
     return {"trainer": trainer, "history": history, "test": test, "run_id": trainer.run_id, "run_dir": trainer.run_dir}
 
 # %% ../../nbs/39a_v1_protocol.ipynb #1ad66e02

@@ -130,8 +130,7 @@ def train_critical(config: CriticalConfig, store=None, run_dir: Path | str | Non
     trainer = build_trainer(config, data, store, run_dir, callbacks)
     history = trainer.fit(resume=resume)
     test = trainer.evaluate(trainer.test_data)
-    if store is not None:
-        store.log_metrics(trainer.run_id, trainer.epoch, test, split="test")
+    trainer.log_metrics(test, split="test")       # rank 0 only under torchrun
     return {"trainer": trainer, "history": history, "test": test, "run_id": trainer.run_id}
 
 # %% ../../../nbs/25_critical_protocols.ipynb #c0d989a9

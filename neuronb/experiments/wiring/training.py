@@ -213,13 +213,12 @@ def train_wiring(config: WiringConfig, store=None, run_dir: Path | str | None = 
     except Converged as e:
         converged = str(e)
         trainer.save_checkpoint(trainer.checkpoint_path())
-        if store is not None:
+        if store is not None and trainer.is_main_process:
             store.finish_run(trainer.run_id, "finished", notes=f"converged: {converged}")
     test_metrics = trainer.evaluate(test)
     counts = count_parameters(trainer.model)
-    if store is not None:
-        store.log_metrics(trainer.run_id, trainer.epoch, {**test_metrics, "trained_parameters": counts["trainable"],
-                                                          "total_parameters": counts["total"]}, split="test")
+    trainer.log_metrics({**test_metrics, "trained_parameters": counts["trainable"], "total_parameters": counts["total"]},
+                        split="test")
     return {"run_id": trainer.run_id, "trainer": trainer, "history": trainer.history, "test": test_metrics,
             "parameters": counts, "weights": run_dir / "weights", "epochs": trainer.epoch, "converged": converged,
             "images": len(train), "supervised_updates": supervised_updates(len(train), trainer.epoch)}
