@@ -191,12 +191,18 @@ def config_to_dict(config: Any) -> dict:
         raise TypeError(f"expected a dataclass config, got {type(config).__name__}")
     return json.loads(json.dumps(asdict(config), default=str))
 
-def config_from_dict(cls: type, values: dict, where: str = "config") -> Any:
-    "Build dataclass `cls` from `values`, naming any unknown key and listing the known ones."
+def config_from_dict(cls: type, values: dict, where: str = "config", nested: dict | None = None) -> Any:
+    """Build dataclass `cls` from `values`, naming any unknown key and listing the known ones.
+    `nested` maps field names to config classes: a dict given for such a field is built with that class's
+    `from_dict` (e.g. `{"train": TrainConfig}`); a missing field keeps `cls`'s own default."""
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown} for {cls.__name__}; known keys: {sorted(known)}")
+    values = dict(values)
+    for name, sub in (nested or {}).items():
+        if isinstance(values.get(name), dict):
+            values[name] = sub.from_dict(values[name])
     return cls(**values)
 
 # %% ../nbs/00_core.ipynb #a772f776

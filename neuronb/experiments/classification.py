@@ -37,9 +37,7 @@ class ClassificationConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ClassificationConfig":
-        values = dict(values)
-        train = TrainConfig.from_dict(values.pop("train", {}))
-        return config_from_dict(cls, {**values, "train": train}, "ClassificationConfig")
+        return config_from_dict(cls, values, "ClassificationConfig", nested={"train": TrainConfig})
 
 def load_splits(config):
     """Train, validation (held out of train, stratified by the label; never the test set) and test ImageSets.

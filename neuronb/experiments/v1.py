@@ -73,9 +73,7 @@ class V1Config:
 
     @classmethod
     def from_dict(cls, values: dict) -> "V1Config":
-        values = dict(values)
-        train = TrainConfig.from_dict(values.pop("train", {}))
-        return config_from_dict(cls, {**values, "train": train}, "V1Config")
+        return config_from_dict(cls, values, "V1Config", nested={"train": TrainConfig})
 
 PAPER_TRAIN = TrainConfig(epochs=100, batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-5,
                           schedule="multistep", milestones=(60, 80), gamma=0.1, augment="flip",

@@ -218,9 +218,7 @@ class MoCoConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "MoCoConfig":
-        values = dict(values)
-        train = TrainConfig.from_dict(values.pop("train", {}))
-        return config_from_dict(cls, {**values, "train": train}, "MoCoConfig")
+        return config_from_dict(cls, values, "MoCoConfig", nested={"train": TrainConfig})
 
 def moco_preset(preset: str = "quick", mode: str = "temporal", **overrides) -> MoCoConfig:
     """`quick`: narrow MobileNetV2 on 64-px headcam frames, K 1024, m 0.99, batch 64, 10 epochs, batch norm in the
@@ -239,9 +237,7 @@ def moco_preset(preset: str = "quick", mode: str = "temporal", **overrides) -> M
                             image_size=224, bn_groups=4, train=_moco_train(batch_size=256 if mode == "static" else 128))
     else:
         raise ValueError(f"preset must be 'quick' or 'paper', got {preset!r}")
-    train = overrides.pop("train", None)
-    config = replace(config, **overrides)
-    return replace(config, train=train) if train is not None else config
+    return replace(config, **overrides)
 
 def moco_augmentation(config: MoCoConfig) -> Callable:
     "The two-view augmentation: MoCo v2 (`aug_plus`) or v1 at the config's image size, blur scaled to it."

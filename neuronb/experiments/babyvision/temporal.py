@@ -85,9 +85,7 @@ class TemporalConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TemporalConfig":
-        values = dict(values)
-        train = TrainConfig.from_dict(values.pop("train", {}))
-        return config_from_dict(cls, {**values, "train": train}, "TemporalConfig")
+        return config_from_dict(cls, values, "TemporalConfig", nested={"train": TrainConfig})
 
 TEMPORAL_PRESETS = ("quick", "paper")
 
@@ -104,9 +102,7 @@ def temporal_preset(preset: str = "quick", **overrides) -> TemporalConfig:
                                 model_kw={}, image_size=224, train=_tc_train())
     else:
         raise ValueError(f"preset must be one of {TEMPORAL_PRESETS}, got {preset!r}")
-    train = overrides.pop("train", None)
-    config = replace(config, **overrides)
-    return replace(config, train=train) if train is not None else config
+    return replace(config, **overrides)
 
 # %% ../../../nbs/62_babyvision_temporal.ipynb #0f5ba619
 def load_temporal_data(config: TemporalConfig) -> tuple:

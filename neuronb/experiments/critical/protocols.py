@@ -70,9 +70,7 @@ class CriticalConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "CriticalConfig":
-        values = dict(values)
-        train = TrainConfig.from_dict(values.pop("train", {}))
-        return config_from_dict(cls, {**values, "train": train}, "CriticalConfig")
+        return config_from_dict(cls, values, "CriticalConfig", nested={"train": TrainConfig})
 
 def critical_callbacks(config: CriticalConfig) -> list[Callback]:
     "The sensors, then the deficit over its window, then (optionally) random single-sensor dropout."

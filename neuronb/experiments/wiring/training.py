@@ -152,9 +152,7 @@ class WiringConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "WiringConfig":
-        values = dict(values)
-        train = TrainConfig.from_dict(values.pop("train", {}))
-        return config_from_dict(cls, {**values, "train": train}, "WiringConfig")
+        return config_from_dict(cls, values, "WiringConfig", nested={"train": TrainConfig})
 
 def build_model(config: WiringConfig, num_classes: int) -> nn.Module:
     "The model of `config`, initialised as `config.init` says (seeded by `config.train.seed`)."
