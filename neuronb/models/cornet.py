@@ -7,7 +7,6 @@ transfer targets ResNet-50 and MobileNetV2."""
 # %% ../../nbs/40_models_cornet.ipynb #c4070a66
 from __future__ import annotations
 
-import math
 import re
 from collections import OrderedDict
 
@@ -16,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .registry import register_model
+from .resnet import init_resnet_weights
 
 # %% auto #0
 __all__ = ['CORNET_S_TIMES', 'CORNET_REGIONS', 'TRANSFER_TARGETS', 'CORblockS', 'CORnetS', 'cornet_s', 'split_time_step',
@@ -29,15 +29,10 @@ def _channels(value: int, width: float) -> int:
     return max(1, int(round(value * width)))
 
 def _init_cornet(model: nn.Module) -> nn.Module:
-    "Convs N(0, sqrt(2 / (k^2 out))) (Kaiming normal, fan out), batch norms (1, 0); linear layers untouched."
+    "Convs N(0, sqrt(2 / (k^2 out))) (Kaiming normal, fan out) with zero biases, batch norms (1, 0); linear layers untouched."
+    init_resnet_weights(model)          # the same Kaiming-normal fan-out draw and batch-norm constants
     for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
-            nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
+        if isinstance(module, nn.Conv2d) and module.bias is not None:
             nn.init.zeros_(module.bias)
     return model
 
