@@ -199,15 +199,20 @@ def v1_robustness(run_dir: Path | str, store=None, device: str | None = None, ba
         table.to_csv(path, index=False)
     original_csv = write_corruption_csv(table, run_dir / "tinyimagenetc_results.csv")
     if store is not None:
-        run_id = _run_id(run_dir)
+        run_id = _run_id(run_dir, store)
         for key, benchmark in (("clean_accuracy", "clean_accuracy"), ("mean_corruption_accuracy", "mean_corruption_accuracy"),
                                ("relative_accuracy", "relative_corruption_accuracy")):
             store.add_score(config.model, benchmark, summary[key], run_id=run_id, modification=config.name)
     return {"table": table, "summary": summary, "csv": run_dir / "robustness.csv", "original_csv": original_csv}
 
-def _run_id(run_dir: Path) -> str | None:
+def _run_id(run_dir: Path, store) -> str | None:
+    "The run id in the run's checkpoint, when `store` records that run (scores then link to it); else None."
     path = run_dir / "checkpoints" / "last.pt"
-    return torch.load(path, map_location="cpu", weights_only=True).get("run_id") or None
+    run_id = torch.load(path, map_location="cpu", weights_only=True).get("run_id") or None
+    try:
+        return store.get_run(run_id)["run_id"] if run_id else None
+    except KeyError:        # trained into another store: keep the scores, unlinked
+        return None
 
 # %% ../../nbs/39a_v1_protocol.ipynb #10e1a599
 def v1_properties(run_dir: Path | str, store=None, device: str | None = None, layer: str | None = None,
@@ -240,7 +245,7 @@ def v1_properties(run_dir: Path | str, store=None, device: str | None = None, la
         with atomic_path(run_dir / name) as path:
             table.to_csv(path, index=False)
     if store is not None:
-        run_id = _run_id(run_dir)
+        run_id = _run_id(run_dir, store)
         for row in scores[scores.status == "ok"].itertuples():
             store.add_score(config.model, f"v1_{row.property}", row.score, layer=layer, run_id=run_id,
                             modification=config.name, error=row.similarity_sd)
