@@ -84,7 +84,8 @@ def cmd_report(args):
         print("\n".join(list_reports(args.source)))
         return 0
     try:
-        run_reports(args.names or None, preset=args.preset, out_dir=args.out, source=args.source)
+        run_reports(args.names or None, preset=args.preset, out_dir=args.out, source=args.source,
+                    parameters=parse_assignments(args.param, "--param") or None)
     except ReportError as e:
         print(f"neuronb report: {e}", file=sys.stderr)
         return 1
@@ -220,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default=None, help="output folder (default reports/)")
     r.add_argument("--list", action="store_true", help="list the report notebooks")
     r.add_argument("--source", default=None, help="folder of report notebooks (default nbs/reports)")
+    r.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="set a report parameter (its `parameters` cell), e.g. --param sweep_store=runs/x.sqlite; "
+                        "relative paths are relative to this folder")
     r.set_defaults(func=cmd_report)
 
     s = sub.add_parser("store", help="show runs, metrics or scores from the run store")

@@ -81,7 +81,8 @@ def execute_report(name: str, preset: str = "quick", out_dir: Path | str | None 
     params = {"preset": preset, **(parameters or {})}
     with atomic_path(executed) as tmp:   # the temporary name ends in .ipynb too
         try:
-            pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(source), kernel_name=kernel_name,
+            # the kernel runs where the caller runs, so relative paths in `parameters` mean what the caller typed
+            pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(Path.cwd()), kernel_name=kernel_name,
                                 language="python", progress_bar=False, execution_timeout=timeout, log_output=False)
         except pm.PapermillExecutionError as e:
             raise ReportError(f"report notebook {notebook} failed in {_failing_cell(e)}") from None

@@ -69,6 +69,24 @@ def test_report_failure_names_notebook_and_cell(isolated, tmp_path):
     assert "divides.ipynb" in out.stderr and "ZeroDivisionError" in out.stderr
 
 
+def test_report_param_relative_to_caller(isolated, tmp_path):
+    "--param KEY=VALUE reaches the report's parameters; a relative path means the caller's folder."
+    src = tmp_path / "src"
+    src.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('preset = "quick"\nlimit = 0\ndata_file = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("assert limit == 3 and open(data_file).read() == 'mine'")]
+    nbformat.write(nb, src / "reads.ipynb")
+    (tmp_path / "mine.txt").write_text("mine")
+    out = run_cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit=3",
+                  "--param", "data_file=mine.txt", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "out" / "reads.html").is_file()
+    bad = run_cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit", cwd=tmp_path)
+    assert bad.returncode == 2 and "--param expects key=value" in bad.stderr
+
+
 def test_critical_train_variance_sweep(isolated):
     "The original flags' meaning: --schedule N --slow is N epochs of x0.97 decay; -1..1 is a deficit in epoch 0."
     store = isolated / "c.sqlite"
