@@ -134,7 +134,8 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
     names = names or list_reports(source)
     unknown = [n for n in names if n not in list_reports(source)]
     if unknown:
-        raise ValueError(f"unknown report(s) {unknown}; available: {list_reports(source)}")
+        raise ValueError(f"unknown report(s) {unknown} in {source}; available: {list_reports(source) or 'none'}"
+                         + ("" if list_reports(source) else " (run inside the neuronb checkout, or pass source / --source)"))
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(plotly_js_source(), out_dir / PLOTLY_JS)
     results = []
