@@ -14,6 +14,7 @@ import math
 import os
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -30,8 +31,8 @@ from .core import (atomic_torch_save, autocast, config_from_dict, config_to_dict
 
 # %% auto #0
 __all__ = ['TrainConfig', 'set_trainable', 'count_parameters', 'frozen_norm_layers', 'make_optimizer', 'make_schedule',
-           'channels_last_is_safe', 'Batch', 'Callback', 'get_rng_state', 'set_rng_state', 'distributed_env',
-           'init_distributed', 'shard_sizes', 'shard_batch', 'Trainer', 'recompute_bn_stats']
+           'warmup_factor', 'warmup_lr', 'channels_last_is_safe', 'Batch', 'Callback', 'get_rng_state', 'set_rng_state',
+           'distributed_env', 'init_distributed', 'shard_sizes', 'shard_batch', 'Trainer', 'recompute_bn_stats']
 
 # %% ../nbs/08_train.ipynb #a336aa52
 @dataclass
@@ -68,6 +69,7 @@ class TrainConfig:
     device: str | None = None
     progress: bool = True
     grad_clip: float | None = None
+    warmup_epochs: float = 0.0         # linear learning-rate warm-up, per step, over this many epochs (may be fractional)
 
     def __post_init__(self):
         checks = {"optimizer": ("sgd", "adam", "adamw"), "augment": ("none", "flip", "crop_flip"),
@@ -75,9 +77,9 @@ class TrainConfig:
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}; expected one of {allowed}")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr < 0:
-            raise ValueError(f"TrainConfig: need epochs >= 0, batch_size >= 1, lr >= 0 "
-                             f"(got {self.epochs}, {self.batch_size}, {self.lr})")
+        if self.epochs < 0 or self.batch_size < 1 or self.lr < 0 or self.warmup_epochs < 0:
+            raise ValueError(f"TrainConfig: need epochs >= 0, batch_size >= 1, lr >= 0, warmup_epochs >= 0 "
+                             f"(got {self.epochs}, {self.batch_size}, {self.lr}, {self.warmup_epochs})")
         self.milestones, self.freeze, self.train_only = tuple(self.milestones), tuple(self.freeze), tuple(self.train_only)
         self.mean, self.std = tuple(self.mean), tuple(self.std)
 
@@ -139,6 +141,28 @@ def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig):
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.epochs, 1), eta_min=config.min_lr)
     return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.gamma, patience=config.patience,
                                                       min_lr=config.min_lr)
+
+def warmup_factor(step: int, warmup_steps: float | None) -> float:
+    "Linear warm-up: `(step + 1) / warmup_steps` for the first steps, then 1 (also 1 when the length is unknown)."
+    if not warmup_steps or step + 1 >= warmup_steps:
+        return 1.0
+    return (step + 1) / warmup_steps
+
+@contextmanager
+def warmup_lr(optimizer: torch.optim.Optimizer, factor: float):
+    """Scale every group's learning rate by `factor` for the optimizer step inside, then restore it: the warm-up
+    rides on top of the per-epoch scheduler without changing its state (recursive schedulers read `lr` back)."""
+    if factor == 1.0:
+        yield
+        return
+    saved = [group["lr"] for group in optimizer.param_groups]
+    for group, lr in zip(optimizer.param_groups, saved):
+        group["lr"] = lr * factor
+    try:
+        yield
+    finally:
+        for group, lr in zip(optimizer.param_groups, saved):
+            group["lr"] = lr
 
 # %% ../nbs/08_train.ipynb #1f79adc2
 def channels_last_is_safe(model: nn.Module, device: torch.device | str) -> bool:
@@ -301,6 +325,9 @@ class Trainer:
         image_size = self._image_size(train_data)
         self.augment = augment if augment is not None else _augment_fn(self.config.augment, image_size)
         self.trainable = set_trainable(self.model, self.config.freeze, self.config.train_only)
+        # the norm layers `freeze` / `train_only` froze run in eval mode; parameters a callback freezes later (MoCo's
+        # momentum-updated key encoder) are not "frozen layers" and keep batch statistics
+        self.frozen_norms = frozen_norm_layers(self.model)
         self.optimizer = make_optimizer(self.model.parameters(), self.config)
         self.scheduler = make_schedule(self.optimizer, self.config)
         self.forward = torch.compile(self.model) if self.config.compile else self.model
@@ -396,7 +423,7 @@ class Trainer:
     # -- loops -----------------------------------------------------------------------------------
     def _set_train_mode(self):
         self.model.train()
-        for m in frozen_norm_layers(self.model):
+        for m in self.frozen_norms:
             m.eval()
 
     def train_epoch(self, epoch: int) -> dict:
@@ -404,10 +431,10 @@ class Trainer:
         order = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
         augment = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch + 500_000)
         sums, n = {}, 0
+        n_batches = _num_batches(self.train_data, self.config.batch_size)
         bar = tqdm(_iter_batches(self.train_data, self.config.batch_size, True, self.device, order, self.num_workers),
-                   total=_num_batches(self.train_data, self.config.batch_size), desc=f"epoch {epoch}", leave=False,
-                   disable=not self.show_progress)
-        for images, labels in bar:
+                   total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not self.show_progress)
+        for step, (images, labels) in enumerate(bar):
             batch = Batch(self.prepare(images, augment), labels)
             for cb in self.callbacks:
                 batch = cb.on_train_batch(self, batch)
@@ -418,7 +445,8 @@ class Trainer:
             (loss * weight if self.distributed else loss).backward()
             if self.config.grad_clip:
                 nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            self.optimizer.step()
+            with warmup_lr(self.optimizer, warmup_factor(epoch * n_batches + step, self.config.warmup_epochs * n_batches)):
+                self.optimizer.step()
             if local:
                 n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), local)
         return self._reduce(sums, n)

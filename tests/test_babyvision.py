@@ -67,6 +67,27 @@ def test_moco_queue_and_momentum_update():
     assert logits.shape == (5, 9) and int(moco.queue_ptr) == 7
 
 
+def test_moco_key_encoder_normalises_with_batch_statistics(tmp_path):
+    # regression: the engine once put every norm layer whose parameters need no gradient in eval mode, which made the
+    # key encoder normalise with a fresh model's running statistics (mean 0, var 1) and MoCo learn nothing
+    from dataclasses import replace
+    from neuronb.data import ImageSet
+    from neuronb.experiments.babyvision.moco import build_moco_trainer, moco_preset
+    g = torch.Generator().manual_seed(0)
+    frames = ImageSet(torch.randint(0, 256, (48, 3, 32, 32), dtype=torch.uint8, generator=g),
+                      {"time": torch.arange(48) // 8, "frame": torch.arange(48), "video": torch.zeros(48, dtype=torch.long)})
+    config = moco_preset("quick", "static", image_size=32, queue_size=16, model_kw={"width": 0.25, "dropout": 0.0})
+    config = replace(config, train=replace(config.train, epochs=1, batch_size=16, progress=False))
+    trainer = build_moco_trainer(config, data=frames, run_dir=tmp_path / "moco")
+    key_bns = [m for m in trainer.model.encoder_k.modules() if isinstance(m, nn.BatchNorm2d)]
+    before = key_bns[0].running_mean.clone()
+    trainer.fit()
+    trainer._set_train_mode()
+    assert not any(p.requires_grad for p in trainer.model.encoder_k.parameters())
+    assert all(m.training for m in key_bns)
+    assert not torch.equal(key_bns[0].running_mean, before)     # the keys' batches updated the statistics
+
+
 def test_temporal_positive_pairs_are_neighbours():
     from neuronb.experiments.babyvision.moco import temporal_partners
     frame = torch.cat([torch.arange(40), torch.arange(25)])
