@@ -910,6 +910,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                          'neuronb/experiments/babyvision/moco.py'),
                                                      'neuronb.experiments.babyvision.moco.build_moco_trainer': ( 'babyvision_moco.html#build_moco_trainer',
                                                                                                                  'neuronb/experiments/babyvision/moco.py'),
+                                                     'neuronb.experiments.babyvision.moco.gather_rows': ( 'babyvision_moco.html#gather_rows',
+                                                                                                          'neuronb/experiments/babyvision/moco.py'),
                                                      'neuronb.experiments.babyvision.moco.load_backbone_weights': ( 'babyvision_moco.html#load_backbone_weights',
                                                                                                                     'neuronb/experiments/babyvision/moco.py'),
                                                      'neuronb.experiments.babyvision.moco.moco_augmentation': ( 'babyvision_moco.html#moco_augmentation',

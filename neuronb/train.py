@@ -70,6 +70,8 @@ class TrainConfig:
     progress: bool = True
     grad_clip: float | None = None
     warmup_epochs: float = 0.0         # linear learning-rate warm-up, per step, over this many epochs (may be fractional)
+    frozen_norm_eval: bool = True      # norm layers frozen by freeze / train_only run in eval mode (running statistics)
+    drop_last: bool = False            # training skips the last, incomplete batch of each epoch
 
     def __post_init__(self):
         checks = {"optimizer": ("sgd", "adam", "adamw"), "augment": ("none", "flip", "crop_flip"),
@@ -240,13 +242,17 @@ def shard_sizes(n: int, world_size: int) -> list[int]:
     "Sizes of the contiguous slices of a batch of `n` given to each of `world_size` processes (the first get one more)."
     return [n // world_size + (r < n % world_size) for r in range(world_size)]
 
-def _slice(value, start: int, stop: int):
+def _slice(value, start: int, stop: int, n: int | None = None):
+    """Rows `start:stop` of every tensor in `value`. A tensor of `k * n` rows (k > 1) holds `k` stacked views of the
+    `n` samples (MoCo's queries over its keys): the same rows are taken from each view."""
     if isinstance(value, torch.Tensor):
+        if n and len(value) != n and len(value) % n == 0:
+            return torch.cat([value[v * n + start: v * n + stop] for v in range(len(value) // n)])
         return value[start:stop]
     if isinstance(value, (tuple, list)):
-        return type(value)(_slice(v, start, stop) for v in value)
+        return type(value)(_slice(v, start, stop, n) for v in value)
     if isinstance(value, dict):
-        return {k: _slice(v, start, stop) for k, v in value.items()}
+        return {k: _slice(v, start, stop, n) for k, v in value.items()}
     return value
 
 def shard_batch(batch: Batch, n: int, rank: int, world_size: int) -> tuple[Batch, int, float]:
@@ -258,8 +264,8 @@ def shard_batch(batch: Batch, n: int, rank: int, world_size: int) -> tuple[Batch
     sizes = shard_sizes(n, world_size)
     start, local = sum(sizes[:rank]), sizes[rank]
     if local == 0:
-        return Batch(_slice(batch.inputs, 0, 1), _slice(batch.labels, 0, 1)), 0, 0.0
-    return (Batch(_slice(batch.inputs, start, start + local), _slice(batch.labels, start, start + local)), local,
+        return Batch(_slice(batch.inputs, 0, 1, n), _slice(batch.labels, 0, 1, n)), 0, 0.0
+    return (Batch(_slice(batch.inputs, start, start + local, n), _slice(batch.labels, start, start + local, n)), local,
             local * world_size / n)
 
 # %% ../nbs/08_train.ipynb #ba4404ad
@@ -272,23 +278,26 @@ def _augment_fn(name: str, image_size: int) -> Callable | None:
     return lambda x, g: aug.random_hflip(aug.random_crop(x, image_size, padding=4, padding_mode="reflect", generator=g),
                                          0.5, generator=g)
 
-def _iter_batches(data, batch_size: int, shuffle: bool, device, generator: torch.Generator, num_workers: int = 0):
+def _iter_batches(data, batch_size: int, shuffle: bool, device, generator: torch.Generator, num_workers: int = 0,
+                  drop_last: bool = False):
     if hasattr(data, "batches"):                      # ImageSet: the in-memory fast path
-        yield from data.batches(batch_size, shuffle=shuffle, device=device, generator=generator)
+        yield from data.batches(batch_size, shuffle=shuffle, device=device, generator=generator, drop_last=drop_last)
         return
     if isinstance(data, torch.utils.data.Dataset):    # streaming from files
         # the same order as ImageSet.batches for the same generator, whatever the number of workers
         order = torch.randperm(len(data), generator=generator) if shuffle else torch.arange(len(data))
         loader = torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=order.tolist(),
-                                             num_workers=num_workers)
+                                             num_workers=num_workers, drop_last=drop_last)
     else:
         loader = data
     for images, labels in loader:
         yield images.to(device, non_blocking=True), {k: v.to(device, non_blocking=True) for k, v in labels.items()}
 
-def _num_batches(data, batch_size: int) -> int | None:
+def _num_batches(data, batch_size: int, drop_last: bool = False) -> int | None:
     try:
-        return math.ceil(len(data) / batch_size) if hasattr(data, "batches") or isinstance(data, torch.utils.data.Dataset) else len(data)
+        if hasattr(data, "batches") or isinstance(data, torch.utils.data.Dataset):
+            return len(data) // batch_size if drop_last else math.ceil(len(data) / batch_size)
+        return len(data)
     except TypeError:
         return None
 
@@ -325,9 +334,9 @@ class Trainer:
         image_size = self._image_size(train_data)
         self.augment = augment if augment is not None else _augment_fn(self.config.augment, image_size)
         self.trainable = set_trainable(self.model, self.config.freeze, self.config.train_only)
-        # the norm layers `freeze` / `train_only` froze run in eval mode; parameters a callback freezes later (MoCo's
-        # momentum-updated key encoder) are not "frozen layers" and keep batch statistics
-        self.frozen_norms = frozen_norm_layers(self.model)
+        # the norm layers `freeze` / `train_only` froze run in eval mode (unless `frozen_norm_eval=False`: MoCo's
+        # key encoder takes no gradients but normalises with batch statistics); later freezing does not change modes
+        self.frozen_norms = frozen_norm_layers(self.model) if self.config.frozen_norm_eval else []
         self.optimizer = make_optimizer(self.model.parameters(), self.config)
         self.scheduler = make_schedule(self.optimizer, self.config)
         self.forward = torch.compile(self.model) if self.config.compile else self.model
@@ -431,8 +440,9 @@ class Trainer:
         order = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
         augment = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch + 500_000)
         sums, n = {}, 0
-        n_batches = _num_batches(self.train_data, self.config.batch_size)
-        bar = tqdm(_iter_batches(self.train_data, self.config.batch_size, True, self.device, order, self.num_workers),
+        n_batches = _num_batches(self.train_data, self.config.batch_size, self.config.drop_last)
+        bar = tqdm(_iter_batches(self.train_data, self.config.batch_size, True, self.device, order, self.num_workers,
+                                 self.config.drop_last),
                    total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not self.show_progress)
         for step, (images, labels) in enumerate(bar):
             batch = Batch(self.prepare(images, augment), labels)

@@ -2,6 +2,7 @@
 trajectory of one process on the same global batches, and only rank 0 writes to the run store (epochs, checkpoints
 and the test metrics protocols log after fit)."""
 import json
+import math
 import os
 import socket
 import subprocess
@@ -89,3 +90,51 @@ def test_ddp_two_gloo_processes_match_one_process(tmp_path):
     single_tests = RunStore(tmp_path / "single.sqlite").metrics(split="test")
     assert len(single_tests) == 1
     assert sorted(p.name for p in (tmp_path / "run2" / "checkpoints").iterdir()) == ["last.pt"]
+
+
+MOCO_SCRIPT = textwrap.dedent('''
+    import json, sys
+    from dataclasses import replace
+    import torch
+    from neuronb.data import ImageSet
+    from neuronb.experiments.babyvision.moco import moco_preset, train_moco
+
+    out, run_dir, mode = sys.argv[1:4]
+    g = torch.Generator().manual_seed(0)
+    frames = ImageSet(torch.randint(0, 256, (44, 3, 32, 32), dtype=torch.uint8, generator=g),
+                      {"time": torch.arange(44) // 8, "frame": torch.arange(44), "video": torch.zeros(44, dtype=torch.long)})
+    config = moco_preset("quick", mode, image_size=32, queue_size=24, model_kw={"width": 0.25, "dropout": 0.0})
+    # global batches of 11: 6 / 5 pairs per rank, so the ranks add different numbers of keys to the shared queue
+    config = replace(config, train=replace(config.train, epochs=2, batch_size=11, progress=False, device="cpu"))
+    result = train_moco(config, data=frames, run_dir=run_dir)
+    moco, trainer = result["model"], result["trainer"]
+    json.dump({"world": trainer.world_size, "loss": [h["train_loss"] for h in result["history"]],
+               "queue": moco.queue.flatten().tolist(), "ptr": int(moco.queue_ptr),
+               "key_encoder": [p.flatten().tolist() for p in moco.encoder_k.parameters()][:4],
+               "query_encoder": [p.flatten().tolist() for p in moco.encoder_q.parameters()][:4]},
+              open(out, "w"))
+''')
+
+
+@pytest.mark.parametrize("mode", ["static", "temporal"])
+def test_moco_under_ddp_keeps_the_ranks_queues_identical(tmp_path, mode):
+    """MoCo under two gloo processes: each rank gets both views of its pairs, every rank enqueues all ranks' keys
+    (the queues stay identical and the pointer counts every pair), and the encoders stay in step."""
+    script = tmp_path / "moco_ddp.py"
+    script.write_text(MOCO_SCRIPT)
+    env = {k: v for k, v in {**os.environ, "OMP_NUM_THREADS": "1", "NEURONB_DEVICE": "cpu"}.items()
+           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "IN_TEST")}
+    port = _free_port()
+    outs = [tmp_path / f"rank{rank}.json" for rank in range(2)]
+    procs = [subprocess.Popen([sys.executable, str(script), str(outs[rank]), str(tmp_path / "run"), mode],
+                              env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+                                   "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in range(2)]
+    for proc in procs:
+        output, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, output[-4000:]
+    a, b = (json.loads(p.read_text()) for p in outs)
+    assert a["world"] == b["world"] == 2
+    assert a["ptr"] == b["ptr"] == (2 * 44) % 24                   # all 44 pairs of both epochs were enqueued
+    assert a["queue"] == b["queue"] and a["key_encoder"] == b["key_encoder"] and a["query_encoder"] == b["query_encoder"]
+    assert a["loss"] == b["loss"] and all(math.isfinite(v) for v in a["loss"])

@@ -27,10 +27,10 @@ from ...train import Batch, Callback, Trainer, TrainConfig, recompute_bn_stats
 from .temporal import NARROW_BACKBONES, head_name, load_temporal_data
 
 # %% auto #0
-__all__ = ['MOCO_MODES', 'add_mlp_head', 'MoCo', 'two_view_augment', 'temporal_partners', 'pair_frames', 'TemporalPairs',
-           'MoCoStep', 'MoCoConfig', 'moco_preset', 'moco_augmentation', 'build_moco', 'build_moco_trainer',
-           'train_moco', 'original_tc_checkpoint', 'original_moco_checkpoint', 'read_original_state_dict',
-           'load_backbone_weights']
+__all__ = ['MOCO_MODES', 'add_mlp_head', 'gather_rows', 'MoCo', 'two_view_augment', 'temporal_partners', 'pair_frames',
+           'TemporalPairs', 'MoCoStep', 'MoCoConfig', 'moco_preset', 'moco_augmentation', 'build_moco',
+           'build_moco_trainer', 'train_moco', 'original_tc_checkpoint', 'original_moco_checkpoint',
+           'read_original_state_dict', 'load_backbone_weights']
 
 # %% ../../../nbs/63_babyvision_moco.ipynb #72ec8282
 def add_mlp_head(encoder: nn.Module, batch_norm: bool = False) -> nn.Module:
@@ -49,6 +49,21 @@ def add_mlp_head(encoder: nn.Module, batch_norm: bool = False) -> nn.Module:
         head = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), linear)
     setattr(parent, child, head)
     return encoder
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    "The rows of `x` from every process, in rank order (ranks may hold different numbers); `x` itself in one process."
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return x
+    world = torch.distributed.get_world_size()
+    count = torch.tensor([len(x)], device=x.device)
+    counts = [torch.zeros_like(count) for _ in range(world)]
+    torch.distributed.all_gather(counts, count)
+    longest = int(max(c.item() for c in counts))
+    padded = torch.zeros(longest, *x.shape[1:], dtype=x.dtype, device=x.device)
+    padded[: len(x)] = x
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    torch.distributed.all_gather(parts, padded)
+    return torch.cat([part[: int(c.item())] for part, c in zip(parts, counts)])
 
 class MoCo(nn.Module):
     """MoCo v1/v2 (He et al. 2020; the `moco/builder.py` of baby-vision): query encoder, momentum key encoder, queue.
@@ -79,7 +94,9 @@ class MoCo(nn.Module):
 
     @torch.no_grad()
     def enqueue(self, keys: torch.Tensor) -> None:
-        "Write `keys` (n, dim) into the ring buffer at the pointer (wrapping around; the original required K % batch == 0)."
+        """Write `keys` (n, dim) into the ring buffer at the pointer (wrapping around; the original required
+        K % batch == 0). Under torch.distributed every process enqueues the keys of all processes, in rank order."""
+        keys = gather_rows(keys)
         size = self.queue.shape[1]
         keys = keys[-size:]
         index = (int(self.queue_ptr) + torch.arange(len(keys), device=keys.device)) % size
@@ -187,7 +204,8 @@ MOCO_MODES = ("static", "temporal")
 
 def _moco_train(**kw) -> TrainConfig:
     base = dict(epochs=12, batch_size=256, optimizer="sgd", lr=0.015, momentum=0.9, weight_decay=0.0, schedule="cosine",
-                augment="none", mean=IMAGENET_MEAN, std=IMAGENET_STD, label=MoCoStep.label)
+                augment="none", mean=IMAGENET_MEAN, std=IMAGENET_STD, label=MoCoStep.label,
+                drop_last=True)       # as the original's loader: a last batch of one pair cannot be batch-normalised
     return TrainConfig(**{**base, **kw})
 
 @dataclass
@@ -287,7 +305,10 @@ def build_moco_trainer(config: MoCoConfig, data=None, store=None, run_dir: Path 
         pairs = TemporalPairs(frames, config.window, config.train.seed)
         steps.append(pairs)
         train_data = pairs.pairs(0)
-    return Trainer(model, train_data, replace(config.train, label=MoCoStep.label), callbacks=[*steps, *callbacks],
+    # the key encoder is frozen for the optimizer and DDP, yet normalises with batch statistics like the queries
+    train = replace(config.train, label=MoCoStep.label, freeze=tuple(dict.fromkeys((*config.train.freeze, "encoder_k.*"))),
+                    frozen_norm_eval=False)
+    return Trainer(model, train_data, train, callbacks=[*steps, *callbacks],
                    store=store, run_name=config.name, run_kind=f"babyvision-moco-{config.mode}", run_dir=run_dir,
                    augment=moco_augmentation(config), run_config={k: v for k, v in config_to_dict(config).items() if k != "train"})
 
