@@ -1360,6 +1360,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                         'neuronb/experiments/wiring/scores.py'),
                                                    'neuronb.experiments.wiring.scores.v1_property_score': ( 'wiring_scores.html#v1_property_score',
                                                                                                             'neuronb/experiments/wiring/scores.py')},
+            'neuronb.experiments.wiring.study': { 'neuronb.experiments.wiring.study.surrogate_wiring_study': ( 'wiring_study.html#surrogate_wiring_study',
+                                                                                                               'neuronb/experiments/wiring/study.py')},
             'neuronb.experiments.wiring.training': { 'neuronb.experiments.wiring.training.Converged': ( 'wiring_training.html#converged',
                                                                                                         'neuronb/experiments/wiring/training.py'),
                                                      'neuronb.experiments.wiring.training.FractionalCheckpoints': ( 'wiring_training.html#fractionalcheckpoints',

@@ -1,6 +1,6 @@
 """Wiring Up Vision (Geiger, Schrimpf, Marques & DiCarlo, ICLR 2022): "at birth" initialisations (Gabor, cluster /
 weight compression, fitted normals), critical training, fewer supervised updates, and brain-benchmark scores.
-Written by hand: re-exports the public names of the modules exported from `nbs/41-44_*.ipynb`."""
+Written by hand: re-exports the public names of the modules exported from `nbs/41-44c_*.ipynb`."""
 from neuronb.models import cornet  # noqa: F401  (registers cornet_s / cornet_z)
 from neuronb.models.cornet import (CORNET_REGIONS, CORNET_S_TIMES, TRANSFER_TARGETS, CORblockS, CORblockZ,  # noqa: F401
                                    CORnetS, CORnetZ, cornet_s, cornet_z, split_time_step, time_step_layers,
@@ -22,3 +22,4 @@ from neuronb.experiments.wiring.scores import (MODEL_PARAMETER_COLUMNS, MODEL_PA
                                                RAW_SCORES_DDL, brain_predictivity, export_scores, import_scores,
                                                model_parameters_from_store, parse_identifier, read_score_file,
                                                score_model, top1_accuracy)
+from neuronb.experiments.wiring.study import surrogate_wiring_study  # noqa: F401
