@@ -55,15 +55,20 @@ def test_train_rejects_unknown_config_key(isolated):
     assert out.returncode == 2 and "learning_rate" in out.stderr
 
 
-def test_report_failure_names_notebook_and_cell(isolated, tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
+def _report_source(folder, name: str, parameters: str, body: str):
+    "A one-report source folder: `name.ipynb` with a tagged `parameters` cell and one code cell."
+    folder.mkdir(exist_ok=True)
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('preset = "quick"')
+    params = nbformat.v4.new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("1 / 0")]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, src / "divides.ipynb")
+    nbformat.write(nb, folder / f"{name}.ipynb")
+    return folder
+
+
+def test_report_failure_names_notebook_and_cell(isolated, tmp_path):
+    src = _report_source(tmp_path / "src", "divides", 'preset = "quick"', "1 / 0")
     out = run_cli("report", "--source", src, "--out", tmp_path / "out")
     assert out.returncode == 1
     assert "divides.ipynb" in out.stderr and "ZeroDivisionError" in out.stderr
@@ -71,13 +76,8 @@ def test_report_failure_names_notebook_and_cell(isolated, tmp_path):
 
 def test_report_param_relative_to_caller(isolated, tmp_path):
     "--param KEY=VALUE reaches the report's parameters; a relative path means the caller's folder."
-    src = tmp_path / "src"
-    src.mkdir()
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('preset = "quick"\nlimit = 0\ndata_file = None')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("assert limit == 3 and open(data_file).read() == 'mine'")]
-    nbformat.write(nb, src / "reads.ipynb")
+    src = _report_source(tmp_path / "src", "reads", 'preset = "quick"\nlimit = 0\ndata_file = None',
+                         "assert limit == 3 and open(data_file).read() == 'mine'")
     (tmp_path / "mine.txt").write_text("mine")
     out = run_cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit=3",
                   "--param", "data_file=mine.txt", cwd=tmp_path)

@@ -17,8 +17,7 @@ import torch
 from torch import nn
 from threadpoolctl import threadpool_limits
 
-from .predictivity import layer_activations, read_netcdf, write_netcdf
-from ..core import atomic_path
+from .predictivity import layer_activations, read_netcdf, write_data_file
 
 # %% auto #0
 __all__ = ['BEHAVIOR_DIMS', 'BEHAVIOR_METRICS', 'check_behavior_data', 'make_behavior_data', 'behavior_from_trials',
@@ -99,16 +98,9 @@ def save_behavior_data(data, path: Path | str) -> Path:
     "Write behavioural data to `.npz` or `.nc` (NetCDF), atomically."
     path = Path(path)
     data = check_behavior_data(data, str(path))
-    with atomic_path(path) as tmp:
-        if path.suffix == ".npz":
-            with open(tmp, "wb") as f:
-                np.savez(f, correct=data["correct"].values, images=data["images"].values, label=data["label"].values,
-                         objects=data["object"].values.astype(str))
-        elif path.suffix == ".nc":
-            write_netcdf(data, tmp)
-        else:
-            raise ValueError(f"save_behavior_data: {path} must end in .npz or .nc")
-    return path
+    return write_data_file(data, path, lambda: dict(
+        correct=data["correct"].values, images=data["images"].values, label=data["label"].values,
+        objects=data["object"].values.astype(str)), "save_behavior_data")
 
 def load_behavior_data(path: Path | str) -> "xr.Dataset":
     "Read behavioural data from `.npz` (dense `correct` or per-trial arrays) or `.nc`, validated."

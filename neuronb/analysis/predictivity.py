@@ -22,8 +22,8 @@ from ..core import atomic_path
 
 # %% auto #0
 __all__ = ['NEURAL_DIMS', 'METRICS', 'make_neural_data', 'check_neural_data', 'netcdf_engine', 'write_netcdf', 'read_netcdf',
-           'save_neural_data', 'load_neural_data', 'layer_activations', 'split_half_reliability', 'pls_predictivity',
-           'rdm', 'rsa_score', 'linear_cka', 'normalized_input', 'region_scores', 'best_layers',
+           'write_data_file', 'save_neural_data', 'load_neural_data', 'layer_activations', 'split_half_reliability',
+           'pls_predictivity', 'rdm', 'rsa_score', 'linear_cka', 'normalized_input', 'region_scores', 'best_layers',
            'surrogate_neural_data']
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #6d88ad0d
@@ -93,20 +93,25 @@ def read_netcdf(path: Path | str, reader: str) -> "xr.Dataset":
         data = data.assign(images=data["images"].astype(np.uint8))
     return data
 
+def write_data_file(data, path: Path, npz_arrays: Callable[[], dict], writer: str) -> Path:
+    "Write `data` atomically to `.nc` (NetCDF) or `.npz` (the arrays `npz_arrays()` gives); `writer` names the caller."
+    if path.suffix not in (".nc", ".npz"):
+        raise ValueError(f"{writer}: {path} must end in .nc or .npz")
+    with atomic_path(path) as tmp:
+        if path.suffix == ".nc":
+            write_netcdf(data, tmp)
+        else:
+            with open(tmp, "wb") as f:
+                np.savez(f, **npz_arrays())
+    return path
+
 def save_neural_data(data, path: Path | str) -> Path:
     "Write neural data to `.nc` (NetCDF via h5netcdf) or `.npz`, atomically."
     path = Path(path)
     data = check_neural_data(data, str(path))
-    with atomic_path(path) as tmp:
-        if path.suffix == ".nc":
-            write_netcdf(data, tmp)
-        elif path.suffix == ".npz":
-            with open(tmp, "wb") as f:
-                np.savez(f, responses=data["responses"].values, images=data["images"].values,
-                         region=data["region"].values.astype(str), stimulus_id=data["stimulus_id"].values)
-        else:
-            raise ValueError(f"save_neural_data: {path} must end in .nc or .npz")
-    return path
+    return write_data_file(data, path, lambda: dict(
+        responses=data["responses"].values, images=data["images"].values, region=data["region"].values.astype(str),
+        stimulus_id=data["stimulus_id"].values), "save_neural_data")
 
 def load_neural_data(path: Path | str) -> "xr.Dataset":
     "Read neural data from `.nc` or `.npz` (written by `save_neural_data` or by hand in the same layout), validated."

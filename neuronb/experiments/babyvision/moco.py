@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -104,8 +105,12 @@ class MoCo(nn.Module):
         self.queue_ptr[0] = (int(self.queue_ptr) + len(keys)) % size
 
     def _encode(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        groups = min(self.bn_groups, len(x))
-        return torch.cat([encoder(chunk) for chunk in x.chunk(groups)]) if groups > 1 else encoder(x)
+        chunks = x.chunk(min(self.bn_groups, len(x)))
+        if self.training and len(chunks[-1]) < 4:
+            warnings.warn(f"MoCo: batch-norm groups of {len(chunks[-1])} samples ({len(x)} views in {len(chunks)} groups); "
+                          f"statistics of so few samples can turn the loss into NaN (seen with groups of 2). Use a "
+                          f"larger batch per process or fewer bn_groups", stacklevel=2)
+        return torch.cat([encoder(chunk) for chunk in chunks]) if len(chunks) > 1 else encoder(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if len(x) % 2:
@@ -189,10 +194,6 @@ class MoCoStep(Callback):
     """Before every training forward pass: the momentum update of the key encoder and the InfoNCE target
     (label `positive`, all zeros) added to the batch, so the trainer's cross-entropy is MoCo's loss."""
     label = "positive"
-
-    def on_fit_start(self, trainer):
-        for p in trainer.model.encoder_k.parameters():      # set_trainable made every parameter trainable
-            p.requires_grad_(False)
 
     def on_train_batch(self, trainer, batch: Batch) -> Batch:
         trainer.model.momentum_update()
