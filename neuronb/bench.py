@@ -7,8 +7,11 @@ conventional loop the original systems used, on the same model and data."""
 from __future__ import annotations
 
 import copy
+import os
+import platform
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -20,8 +23,8 @@ from .models import create
 from .train import Trainer, TrainConfig
 
 # %% auto #0
-__all__ = ['matmul_peak', 'cpu_description', 'training_step_flops', 'PILDataset', 'reference_train', 'TrainBenchResult',
-           'bench_train']
+__all__ = ['matmul_peak', 'parse_cpuinfo', 'cpu_description', 'training_step_flops', 'PILDataset', 'reference_train',
+           'TrainBenchResult', 'bench_train']
 
 # %% ../nbs/13_bench.ipynb #29c22816
 def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, seconds: float = 1.0, device=None,
@@ -42,15 +45,28 @@ def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, seconds: floa
         best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - start))
     return best
 
-def cpu_description() -> str:
-    "The CPU's name and which units run bf16 matrix products on it (AMX tiles, AVX-512 BF16, or neither)."
+def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
+    "The first processor's model name and feature flags in the text of Linux's /proc/cpuinfo."
+    name, flags = "unknown CPU", set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and name == "unknown CPU":
+            name = value.strip()
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    return name, flags
+
+def cpu_description(cpuinfo: Path | str = "/proc/cpuinfo") -> str:
+    """The CPU's name, core count and which units run bf16 matrix products on it (AMX tiles, AVX-512 BF16 or
+    neither), read from /proc/cpuinfo; elsewhere, torch's vector capability."""
     try:
-        info = torch._C._cpu._get_cpu_capability()      # private but stable since torch 2.3; only for the printout
-    except Exception:
-        return torch.backends.cpu.get_cpu_capability()
-    units = ("AMX tiles" if info.get("amx_bf16") else "AVX-512 BF16, no AMX" if info.get("avx512_bf16")
+        name, flags = parse_cpuinfo(Path(cpuinfo).read_text())
+    except OSError:
+        return f"{platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores, {torch.backends.cpu.get_cpu_capability()}"
+    units = ("AMX tiles" if "amx_bf16" in flags else "AVX-512 BF16, no AMX" if "avx512_bf16" in flags
              else "no bf16 units")
-    return f"{info.get('cpu_name', 'unknown CPU')}, {info.get('num_physical_cores', '?')} cores, bf16 via {units}"
+    return f"{name}, {os.cpu_count()} cores, bf16 via {units}"
 
 def training_step_flops(model: nn.Module, batch: torch.Tensor, num_classes: int) -> float:
     "FLOPs of one forward + backward pass of `model` on `batch` (torch's flop counter)."

@@ -72,6 +72,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0         # linear learning-rate warm-up, per step, over this many epochs (may be fractional)
     frozen_norm_eval: bool = True      # norm layers frozen by freeze / train_only run in eval mode (running statistics)
     drop_last: bool = False            # training skips the last, incomplete batch of each epoch
+    stop_on_nonfinite: bool = True     # a nan/inf training loss stops the run with an error, before its step
 
     def __post_init__(self):
         checks = {"optimizer": ("sgd", "adam", "adamw"), "augment": ("none", "flip", "crop_flip"),
@@ -451,6 +452,8 @@ class Trainer:
             batch, local, weight = self._shard(batch, len(images))
             outputs = self._call_model(batch.inputs, train=True)
             loss, logs = self.loss(outputs, batch.labels)
+            if self.config.stop_on_nonfinite and not self.distributed and not torch.isfinite(loss):
+                self._nonfinite(float(loss.detach()), epoch, f"step {step}; the weights are those before that step")
             self.optimizer.zero_grad(set_to_none=True)
             (loss * weight if self.distributed else loss).backward()
             if self.config.grad_clip:
@@ -459,7 +462,17 @@ class Trainer:
                 self.optimizer.step()
             if local:
                 n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), local)
-        return self._reduce(sums, n)
+        means = self._reduce(sums, n)
+        # distributed: checked on the epoch's all-reduced mean, so that every rank stops together
+        if self.config.stop_on_nonfinite and not math.isfinite(means.get("loss", 0.0)):
+            self._nonfinite(means["loss"], epoch, "its mean over the ranks; the weights are those after that epoch")
+        return means
+
+    def _nonfinite(self, value: float, epoch: int, where: str):
+        raise FloatingPointError(
+            f"run {self.run_name!r}: training loss is {value} at epoch {epoch} ({where}). "
+            f"Lower TrainConfig.lr (now {self.config.lr}), set warmup_epochs or grad_clip, use "
+            f"precision='fp32' (now {self.precision}), or set stop_on_nonfinite=False to train on regardless")
 
     @torch.no_grad()
     def evaluate(self, data, callbacks: bool = True) -> dict:

@@ -4,6 +4,7 @@ and the test metrics protocols log after fit)."""
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -138,3 +139,45 @@ def test_moco_under_ddp_keeps_the_ranks_queues_identical(tmp_path, mode):
     assert a["ptr"] == b["ptr"] == (2 * 44) % 24                   # all 44 pairs of both epochs were enqueued
     assert a["queue"] == b["queue"] and a["key_encoder"] == b["key_encoder"] and a["query_encoder"] == b["query_encoder"]
     assert a["loss"] == b["loss"] and all(math.isfinite(v) for v in a["loss"])
+
+
+DIVERGE_SCRIPT = textwrap.dedent('''
+    import sys
+    import torch
+    from torch import nn
+    from neuronb.data.core import ImageSet
+    from neuronb.store import RunStore
+    from neuronb.train import Trainer, TrainConfig
+
+    store_path, run_dir = sys.argv[1:3]
+    g = torch.Generator().manual_seed(0)
+    data = ImageSet(torch.randint(0, 256, (40, 3, 12, 12), dtype=torch.uint8, generator=g),
+                    {"fine": torch.randint(0, 3, (40,), generator=g)}, {"fine": ["a", "b", "c"]}, "toy", "train")
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                          nn.Flatten(), nn.Linear(24, 3))
+    config = TrainConfig(epochs=4, batch_size=10, lr=1e6, momentum=0.0, precision="fp32", progress=False)
+    try:
+        Trainer(model, data, config, store=RunStore(store_path), run_name="diverge", run_dir=run_dir).fit()
+    except FloatingPointError as e:
+        print("stopped:", e)
+        sys.exit(3)
+''')
+
+
+def test_a_diverging_ddp_run_stops_on_every_rank(tmp_path):
+    "A nan loss under DDP stops both ranks with the same error (none is left waiting in an all-reduce); the run is failed."
+    from neuronb.store import RunStore
+    script = tmp_path / "diverge.py"
+    script.write_text(DIVERGE_SCRIPT)
+    env = {k: v for k, v in {**os.environ, "OMP_NUM_THREADS": "1", "NEURONB_DEVICE": "cpu"}.items()
+           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "IN_TEST")}
+    port = _free_port()
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs.sqlite"), str(tmp_path / "run")],
+                              env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+                                   "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in range(2)]
+    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 3, output[-4000:]
+        assert re.search(r"training loss is nan at epoch \d \(its mean over the ranks", output), output[-4000:]
+    assert RunStore(tmp_path / "runs.sqlite").runs()["status"].tolist() == ["failed"]

@@ -17,27 +17,20 @@ import torch
 from torch import nn
 from threadpoolctl import threadpool_limits
 
-from .predictivity import layer_activations, read_netcdf, write_data_file
+from .predictivity import IMAGE_DIMS, check_layout, layer_activations, read_netcdf, write_data_file
 
 # %% auto #0
 __all__ = ['BEHAVIOR_DIMS', 'BEHAVIOR_METRICS', 'check_behavior_data', 'make_behavior_data', 'behavior_from_trials',
            'save_behavior_data', 'load_behavior_data', 'behavior_signature', 'signature_reliability',
            'behavioral_consistency', 'readout_probabilities', 'two_afc_performance', 'model_behavior',
-           'behavior_benchmark', 'surrogate_behavior']
+           'behavior_benchmark', 'surrogate_behavior', 'shuffle_within_objects']
 
 # %% ../../nbs/43b_analysis_behavior.ipynb #460f11c0
 BEHAVIOR_DIMS = ("stimulus", "distractor", "trial")
 
 def check_behavior_data(data, where: str = "behavioural data") -> "xr.Dataset":
     "Validate behavioural data (layout above); returns it, or raises `ValueError` naming `where` and the problem."
-    for name in ("correct", "images", "label"):
-        if name not in data:
-            raise ValueError(f"{where}: no variable {name!r} (has {list(data.data_vars)}); expected correct "
-                             f"{BEHAVIOR_DIMS}, images (stimulus, channel, height, width) and label (stimulus)")
-    if tuple(data["correct"].dims) != BEHAVIOR_DIMS:
-        raise ValueError(f"{where}: correct has dims {tuple(data['correct'].dims)}, expected {BEHAVIOR_DIMS}")
-    if tuple(data["images"].dims) != ("stimulus", "channel", "height", "width"):
-        raise ValueError(f"{where}: images has dims {tuple(data['images'].dims)}, expected (stimulus, channel, height, width)")
+    check_layout(data, {"correct": BEHAVIOR_DIMS, "images": IMAGE_DIMS, "label": ("stimulus",)}, where)
     correct, labels = data["correct"].values, data["label"].values
     n_stimuli, n_objects, _ = correct.shape
     if n_objects < 2:
@@ -68,7 +61,7 @@ def make_behavior_data(correct, images, labels, objects: Sequence[str] | None = 
     if len(objects) != correct.shape[1]:
         raise ValueError(f"make_behavior_data: {len(objects)} object names for {correct.shape[1]} objects")
     data = xr.Dataset({"correct": (BEHAVIOR_DIMS, correct),
-                       "images": (("stimulus", "channel", "height", "width"), images),
+                       "images": (IMAGE_DIMS, images),
                        "label": (("stimulus",), labels)}, coords={"object": ("distractor", np.array(objects))})
     return check_behavior_data(data, "make_behavior_data")
 
@@ -293,3 +286,17 @@ def surrogate_behavior(reference: nn.Module, images, labels, layer: str, n_trial
     correct = (rng.random((*accuracy.shape, n_trials)) < accuracy[..., None]).astype(np.float32)
     correct[np.isnan(accuracy)] = np.nan
     return make_behavior_data(correct, images.numpy(), labels, objects)
+
+# %% ../../nbs/43b_analysis_behavior.ipynb #ac1c0779
+def shuffle_within_objects(data, seed: int = 0) -> "xr.Dataset":
+    "A copy of behavioural `data` whose `correct` rows are permuted among the images of the same object."
+    check_behavior_data(data)
+    labels = data["label"].values
+    order = np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    for obj in np.unique(labels):
+        rows = np.flatnonzero(labels == obj)
+        order[rows] = rng.permutation(rows)
+    shuffled = data.copy(deep=True)
+    shuffled["correct"].values[:] = data["correct"].values[order]
+    return shuffled

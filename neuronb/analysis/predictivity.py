@@ -21,13 +21,14 @@ from .features import extract_features, resolve_layers
 from ..core import atomic_path
 
 # %% auto #0
-__all__ = ['NEURAL_DIMS', 'METRICS', 'make_neural_data', 'check_neural_data', 'netcdf_engine', 'write_netcdf', 'read_netcdf',
-           'write_data_file', 'save_neural_data', 'load_neural_data', 'layer_activations', 'split_half_reliability',
-           'pls_predictivity', 'rdm', 'rsa_score', 'linear_cka', 'normalized_input', 'region_scores', 'best_layers',
-           'surrogate_neural_data']
+__all__ = ['NEURAL_DIMS', 'IMAGE_DIMS', 'METRICS', 'make_neural_data', 'check_layout', 'check_neural_data', 'netcdf_engine',
+           'write_netcdf', 'read_netcdf', 'write_data_file', 'save_neural_data', 'load_neural_data',
+           'layer_activations', 'split_half_reliability', 'pls_predictivity', 'rdm', 'rsa_score', 'linear_cka',
+           'normalized_input', 'region_scores', 'best_layers', 'surrogate_neural_data']
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #6d88ad0d
 NEURAL_DIMS = ("stimulus", "neuroid", "repetition")
+IMAGE_DIMS = ("stimulus", "channel", "height", "width")
 
 def make_neural_data(responses, images, regions: Sequence[str], stimulus_ids: Sequence | None = None) -> "xr.Dataset":
     "Neural data as an `xarray.Dataset` from responses `(stimuli, neuroids, repetitions)`, images and a region per neuroid."
@@ -37,7 +38,7 @@ def make_neural_data(responses, images, regions: Sequence[str], stimulus_ids: Se
     regions = np.asarray([str(r) for r in regions])
     stimulus_ids = np.arange(len(responses)) if stimulus_ids is None else np.asarray(stimulus_ids)
     data = xr.Dataset({"responses": (NEURAL_DIMS, responses),
-                       "images": (("stimulus", "channel", "height", "width"), images)},
+                       "images": (IMAGE_DIMS, images)},
                       coords={"region": ("neuroid", regions), "stimulus_id": ("stimulus", stimulus_ids)}) \
         if responses.ndim == 3 and images.ndim == 4 and len(regions) == responses.shape[1] else None
     if data is None:
@@ -45,16 +46,18 @@ def make_neural_data(responses, images, regions: Sequence[str], stimulus_ids: Se
                          f"and one region per neuroid; got shapes {responses.shape}, {images.shape}, {len(regions)} regions")
     return check_neural_data(data, "make_neural_data")
 
+def check_layout(data, layout: dict[str, tuple[str, ...]], where: str) -> None:
+    "Raise `ValueError` naming `where` unless `data` holds every variable of `layout` with exactly its dims."
+    expected = ", ".join(f"{name} {dims}" for name, dims in layout.items())
+    for name, dims in layout.items():
+        if name not in data:
+            raise ValueError(f"{where}: no variable {name!r} (has {list(data.data_vars)}); expected {expected}")
+        if tuple(data[name].dims) != dims:
+            raise ValueError(f"{where}: {name} has dims {tuple(data[name].dims)}, expected {dims}")
+
 def check_neural_data(data, where: str = "neural data") -> "xr.Dataset":
     "Validate a neural dataset (see above); returns it, or raises `ValueError` naming `where` and the problem."
-    for name in ("responses", "images"):
-        if name not in data:
-            raise ValueError(f"{where}: no variable {name!r} (has {list(data.data_vars)}); expected responses "
-                             f"(stimulus, neuroid, repetition) and images (stimulus, channel, height, width)")
-    if tuple(data["responses"].dims) != NEURAL_DIMS:
-        raise ValueError(f"{where}: responses has dims {tuple(data['responses'].dims)}, expected {NEURAL_DIMS}")
-    if tuple(data["images"].dims) != ("stimulus", "channel", "height", "width"):
-        raise ValueError(f"{where}: images has dims {tuple(data['images'].dims)}, expected (stimulus, channel, height, width)")
+    check_layout(data, {"responses": NEURAL_DIMS, "images": IMAGE_DIMS}, where)
     if "region" not in data.coords:
         raise ValueError(f"{where}: no 'region' coordinate on neuroid (one brain region name per neuroid)")
     n_stimuli, n_neuroids, n_reps = data["responses"].shape
