@@ -253,3 +253,6 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"neuronb {args.command}: {e}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:       # a run diverged: not bad input, but the run failed
+        print(f"neuronb {args.command}: {e}", file=sys.stderr)
+        return 1

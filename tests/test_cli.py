@@ -55,6 +55,15 @@ def test_train_rejects_unknown_config_key(isolated):
     assert out.returncode == 2 and "learning_rate" in out.stderr
 
 
+def test_a_diverging_run_fails_with_the_reason(isolated):
+    store = isolated / "nan.sqlite"
+    out = run_cli("train", "--dataset", "digits", "--epochs", "2", "--lr", "1e6", "--set", "train.momentum=0",
+                  "--set", "model_kw.width=0.125", "--set", "train.progress=false", "--store", store,
+                  "--run-dir", isolated / "nan")
+    assert out.returncode == 1 and "training loss is nan at epoch 0" in out.stderr and "Traceback" not in out.stderr
+    assert "failed" in run_cli("store", "runs", "--store", store).stdout
+
+
 def _report_source(folder, name: str, parameters: str, body: str):
     "A one-report source folder: `name.ipynb` with a tagged `parameters` cell and one code cell."
     folder.mkdir(exist_ok=True)
