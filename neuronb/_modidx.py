@@ -1767,6 +1767,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'neuronb.report.list_reports': ('report.html#list_reports', 'neuronb/report.py'),
                                 'neuronb.report.plotly_js_source': ('report.html#plotly_js_source', 'neuronb/report.py'),
                                 'neuronb.report.render_html': ('report.html#render_html', 'neuronb/report.py'),
+                                'neuronb.report.report_scratch': ('report.html#report_scratch', 'neuronb/report.py'),
                                 'neuronb.report.reports_source_dir': ('report.html#reports_source_dir', 'neuronb/report.py'),
                                 'neuronb.report.run_reports': ('report.html#run_reports', 'neuronb/report.py'),
                                 'neuronb.report.show': ('report.html#show', 'neuronb/report.py'),

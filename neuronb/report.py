@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from .core import atomic_path, atomic_write_text, project_root, reports_dir
 
 # %% auto #0
 __all__ = ['PLOTLY_JS', 'show', 'plotly_js_source', 'reports_source_dir', 'list_reports', 'ReportError', 'ReportResult',
-           'execute_report', 'render_html', 'write_index', 'run_reports']
+           'execute_report', 'report_scratch', 'render_html', 'write_index', 'run_reports']
 
 # %% ../nbs/10_report.ipynb #3179f0a7
 PLOTLY_JS = "plotly.min.js"
@@ -79,7 +82,7 @@ def execute_report(name: str, preset: str = "quick", out_dir: Path | str | None 
         raise FileNotFoundError(f"no report notebook {notebook}; available: {', '.join(list_reports(source)) or 'none'}")
     executed = out_dir / "notebooks" / f"{name}.ipynb"
     params = {"preset": preset, **(parameters or {})}
-    with atomic_path(executed) as tmp:   # the temporary name ends in .ipynb too
+    with atomic_path(executed) as tmp, report_scratch(name):   # the temporary name ends in .ipynb too
         try:
             # the kernel runs where the caller runs, so relative paths in `parameters` mean what the caller typed
             pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(Path.cwd()), kernel_name=kernel_name,
@@ -87,6 +90,23 @@ def execute_report(name: str, preset: str = "quick", out_dir: Path | str | None 
         except pm.PapermillExecutionError as e:
             raise ReportError(f"report notebook {notebook} failed in {_failing_cell(e)}") from None
     return executed
+
+@contextmanager
+def report_scratch(name: str):
+    """A scratch folder that the report's kernel (and the processes it starts) use as TMPDIR, removed afterwards
+    whether the report passed or failed: reports train throw-away runs under `tempfile.mkdtemp()` (a wiring
+    report's grid is about 1.4 GB), which would otherwise pile up in /tmp run after run."""
+    scratch = tempfile.mkdtemp(prefix=f"neuronb-report-{name}-")
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = scratch          # the kernel inherits this process's environment
+    try:
+        yield Path(scratch)
+    finally:
+        if before is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before
+        shutil.rmtree(scratch, ignore_errors=True)
 
 def render_html(executed: Path | str, html_path: Path | str) -> Path:
     "Convert an executed notebook to HTML that loads the shared local plotly.js; written atomically."
