@@ -156,11 +156,8 @@ DIVERGE_SCRIPT = textwrap.dedent('''
     model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
                           nn.Flatten(), nn.Linear(24, 3))
     config = TrainConfig(epochs=4, batch_size=10, lr=1e6, momentum=0.0, precision="fp32", progress=False)
-    try:
-        Trainer(model, data, config, store=RunStore(store_path), run_name="diverge", run_dir=run_dir).fit()
-    except FloatingPointError as e:
-        print("stopped:", e)
-        sys.exit(3)
+    # uncaught, as under torchrun
+    Trainer(model, data, config, store=RunStore(store_path), run_name="diverge", run_dir=run_dir).fit()
 ''')
 
 
@@ -178,6 +175,9 @@ def test_a_diverging_ddp_run_stops_on_every_rank(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in range(2)]
     outputs = [proc.communicate(timeout=120)[0] for proc in procs]
     for proc, output in zip(procs, outputs):
-        assert proc.returncode == 3, output[-4000:]
-        assert re.search(r"training loss is nan at epoch \d \(its mean over the ranks", output), output[-4000:]
+        # 1, the uncaught error; rarely SIGABRT after it, from gloo's teardown at interpreter exit ("terminate called
+        # without an active exception", seen about once in 30 runs under load when the script caught the error itself)
+        assert proc.returncode in (1, -6), output[-4000:]
+        assert re.search(r"FloatingPointError: run 'diverge': training loss is nan at epoch \d \(its mean over the ranks",
+                         output), output[-4000:]
     assert RunStore(tmp_path / "runs.sqlite").runs()["status"].tolist() == ["failed"]
