@@ -32,7 +32,8 @@ from .core import (atomic_torch_save, autocast, config_from_dict, config_to_dict
 # %% auto #0
 __all__ = ['TrainConfig', 'set_trainable', 'count_parameters', 'frozen_norm_layers', 'make_optimizer', 'make_schedule',
            'warmup_factor', 'warmup_lr', 'channels_last_is_safe', 'Batch', 'Callback', 'get_rng_state', 'set_rng_state',
-           'distributed_env', 'init_distributed', 'shard_sizes', 'shard_batch', 'Trainer', 'recompute_bn_stats']
+           'distributed_env', 'init_distributed', 'shard_sizes', 'shard_batch', 'gather_rows', 'Trainer',
+           'recompute_bn_stats']
 
 # %% ../nbs/08_train.ipynb #a336aa52
 @dataclass
@@ -268,6 +269,21 @@ def shard_batch(batch: Batch, n: int, rank: int, world_size: int) -> tuple[Batch
         return Batch(_slice(batch.inputs, 0, 1, n), _slice(batch.labels, 0, 1, n)), 0, 0.0
     return (Batch(_slice(batch.inputs, start, start + local, n), _slice(batch.labels, start, start + local, n)), local,
             local * world_size / n)
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    "The rows of `x` from every process, in rank order (ranks may hold different numbers); `x` itself in one process."
+    if not (dist.is_available() and dist.is_initialized()):
+        return x
+    world = dist.get_world_size()
+    count = torch.tensor([len(x)], device=x.device)
+    counts = [torch.zeros_like(count) for _ in range(world)]
+    dist.all_gather(counts, count)
+    longest = int(max(c.item() for c in counts))
+    padded = torch.zeros(longest, *x.shape[1:], dtype=x.dtype, device=x.device)
+    padded[: len(x)] = x
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    return torch.cat([part[: int(c.item())] for part, c in zip(parts, counts)])
 
 # %% ../nbs/08_train.ipynb #ba4404ad
 def _augment_fn(name: str, image_size: int) -> Callable | None:

@@ -50,22 +50,34 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _plain_env() -> dict:
+    "This environment for a one-thread CPU child, without any torchrun variables of the caller's."
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NEURONB_DEVICE": "cpu"}
+    return {k: v for k, v in env.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "IN_TEST")}
+
+
+def _start(script, args, env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(script), *map(str, args)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _start_ranks(script, args_of_rank, world: int = 2) -> list[subprocess.Popen]:
+    """`world` processes of `script` with the environment torchrun gives them (RANK, LOCAL_RANK, WORLD_SIZE,
+    MASTER_ADDR/PORT on loopback); rank r gets the arguments `args_of_rank(r)`."""
+    env, port = _plain_env(), _free_port()
+    return [_start(script, args_of_rank(rank), {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
+                                                "LOCAL_WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1",
+                                                "MASTER_PORT": str(port)})
+            for rank in range(world)]
+
+
 def test_ddp_two_gloo_processes_match_one_process(tmp_path):
-    """The two ranks get the environment torchrun gives them (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR/PORT on
-    loopback); they are started directly, beside the one-process reference, to keep the test fast."""
+    "The two ranks are started directly (not by torchrun), beside the one-process reference, to keep the test fast."
     script = tmp_path / "train_ddp.py"
     script.write_text(SCRIPT)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "NEURONB_DEVICE": "cpu"}
-    env = {k: v for k, v in env.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "IN_TEST")}
     single, double = tmp_path / "single.json", tmp_path / "ddp.json"
-    port = _free_port()
-    commands = [([str(single), str(tmp_path / "single.sqlite"), str(tmp_path / "run1")], env)]
-    for rank in range(2):
-        commands.append(([str(double), str(tmp_path / "ddp.sqlite"), str(tmp_path / "run2")],
-                         {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
-                          "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}))
-    procs = [subprocess.Popen([sys.executable, str(script), *args], env=penv, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for args, penv in commands]
+    procs = [_start(script, [single, tmp_path / "single.sqlite", tmp_path / "run1"], _plain_env()),
+             *_start_ranks(script, lambda rank: [double, tmp_path / "ddp.sqlite", tmp_path / "run2"])]
     for proc in procs:
         output, _ = proc.communicate(timeout=180)
         assert proc.returncode == 0, output[-4000:]
@@ -123,14 +135,8 @@ def test_moco_under_ddp_keeps_the_ranks_queues_identical(tmp_path, mode):
     (the queues stay identical and the pointer counts every pair), and the encoders stay in step."""
     script = tmp_path / "moco_ddp.py"
     script.write_text(MOCO_SCRIPT)
-    env = {k: v for k, v in {**os.environ, "OMP_NUM_THREADS": "1", "NEURONB_DEVICE": "cpu"}.items()
-           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "IN_TEST")}
-    port = _free_port()
     outs = [tmp_path / f"rank{rank}.json" for rank in range(2)]
-    procs = [subprocess.Popen([sys.executable, str(script), str(outs[rank]), str(tmp_path / "run"), mode],
-                              env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
-                                   "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in range(2)]
+    procs = _start_ranks(script, lambda rank: [outs[rank], tmp_path / "run", mode])
     for proc in procs:
         output, _ = proc.communicate(timeout=180)
         assert proc.returncode == 0, output[-4000:]
@@ -166,13 +172,7 @@ def test_a_diverging_ddp_run_stops_on_every_rank(tmp_path):
     from neuronb.store import RunStore
     script = tmp_path / "diverge.py"
     script.write_text(DIVERGE_SCRIPT)
-    env = {k: v for k, v in {**os.environ, "OMP_NUM_THREADS": "1", "NEURONB_DEVICE": "cpu"}.items()
-           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "IN_TEST")}
-    port = _free_port()
-    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs.sqlite"), str(tmp_path / "run")],
-                              env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
-                                   "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)},
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in range(2)]
+    procs = _start_ranks(script, lambda rank: [tmp_path / "runs.sqlite", tmp_path / "run"])
     outputs = [proc.communicate(timeout=120)[0] for proc in procs]
     for proc, output in zip(procs, outputs):
         # 1, the uncaught error; rarely SIGABRT after it, from gloo's teardown at interpreter exit ("terminate called

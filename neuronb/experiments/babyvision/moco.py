@@ -24,14 +24,14 @@ from ...core import atomic_torch_save, atomic_write_text, config_from_dict, conf
 from ...data import ImageSet
 from ...data.augment import IMAGENET_MEAN, IMAGENET_STD, moco_augment
 from ...models import create
-from ...train import Batch, Callback, Trainer, TrainConfig, recompute_bn_stats
+from ...train import Batch, Callback, Trainer, TrainConfig, gather_rows, recompute_bn_stats
 from .temporal import NARROW_BACKBONES, head_name, load_temporal_data
 
 # %% auto #0
-__all__ = ['MOCO_MODES', 'add_mlp_head', 'gather_rows', 'MoCo', 'two_view_augment', 'temporal_partners', 'pair_frames',
-           'TemporalPairs', 'MoCoStep', 'MoCoConfig', 'moco_preset', 'moco_augmentation', 'build_moco',
-           'build_moco_trainer', 'train_moco', 'original_tc_checkpoint', 'original_moco_checkpoint',
-           'read_original_state_dict', 'load_backbone_weights']
+__all__ = ['MOCO_MODES', 'add_mlp_head', 'MoCo', 'two_view_augment', 'temporal_partners', 'pair_frames', 'TemporalPairs',
+           'MoCoStep', 'MoCoConfig', 'moco_preset', 'moco_augmentation', 'build_moco', 'build_moco_trainer',
+           'train_moco', 'original_tc_checkpoint', 'original_moco_checkpoint', 'read_original_state_dict',
+           'load_backbone_weights']
 
 # %% ../../../nbs/63_babyvision_moco.ipynb #72ec8282
 def add_mlp_head(encoder: nn.Module, batch_norm: bool = False) -> nn.Module:
@@ -50,21 +50,6 @@ def add_mlp_head(encoder: nn.Module, batch_norm: bool = False) -> nn.Module:
         head = nn.Sequential(nn.Linear(d, d), nn.ReLU(inplace=True), linear)
     setattr(parent, child, head)
     return encoder
-
-def gather_rows(x: torch.Tensor) -> torch.Tensor:
-    "The rows of `x` from every process, in rank order (ranks may hold different numbers); `x` itself in one process."
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return x
-    world = torch.distributed.get_world_size()
-    count = torch.tensor([len(x)], device=x.device)
-    counts = [torch.zeros_like(count) for _ in range(world)]
-    torch.distributed.all_gather(counts, count)
-    longest = int(max(c.item() for c in counts))
-    padded = torch.zeros(longest, *x.shape[1:], dtype=x.dtype, device=x.device)
-    padded[: len(x)] = x
-    parts = [torch.empty_like(padded) for _ in range(world)]
-    torch.distributed.all_gather(parts, padded)
-    return torch.cat([part[: int(c.item())] for part, c in zip(parts, counts)])
 
 class MoCo(nn.Module):
     """MoCo v1/v2 (He et al. 2020; the `moco/builder.py` of baby-vision): query encoder, momentum key encoder, queue.

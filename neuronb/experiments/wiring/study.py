@@ -7,6 +7,7 @@ training (WC+CT, KN+CT) on the same grid, and every saved point and "at birth" m
 # %% ../../../nbs/44c_wiring_study.ipynb #ca4399a2
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -49,17 +50,17 @@ def surrogate_wiring_study(base: WiringConfig, reference_model: nn.Module, store
     save_init(spec, root / "wc.json")
     gabor_spec = compute_init(trained, {"V1.conv1": "gabor"}, gabor=gabor, batchnorm=False)
     save_init(gabor_spec, root / "gabor.json")
-    ct = run_grid(WiringConfig(**{**base.__dict__, "name": "ct"}), images=images, epochs=epoch_grid,
+    ct = run_grid(replace(base, name="ct"), images=images, epochs=epoch_grid,
                   inits=("kaiming_normal", str(root / "wc.json")), trained=("critical",), store=store, root=root / "grid")
     points = pd.concat([standard.assign(regime="standard"),
                         ct.assign(regime=["wcct" if "wc.json" in i else "knct" for i in ct["init"]])])
     for row in points.itertuples():
-        model = load_weights(build_model(WiringConfig(**{**base.__dict__, "init": row.init}), n_classes), row.weights, row.epoch)
+        model = load_weights(build_model(replace(base, init=row.init), n_classes), row.weights, row.epoch)
         score_model(model.eval(), store, "CORnet-S", f"{row.regime}_img{row.images}_epoch_{row.epoch:g}",
                     neural_data=brain, test_data=test_set, behavior_data=subject, run_id=row.run_id,
                     trained_parameters=row.trained_parameters)
     for label, init in (("KN", "kaiming_normal"), ("Gabor", str(root / "gabor.json")), ("WC", str(root / "wc.json"))):
-        model = build_model(WiringConfig(**{**base.__dict__, "init": init}), n_classes)
+        model = build_model(replace(base, init=init), n_classes)
         if label == "Gabor":   # Gabor first layer, Kaiming normal elsewhere
             kaiming_normal_init(model, torch.Generator().manual_seed(1))
             apply_init(model, gabor_spec, generator=torch.Generator().manual_seed(1))
