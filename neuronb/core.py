@@ -22,8 +22,8 @@ import torch
 # %% auto #0
 __all__ = ['IN_TEST', 'in_test', 'seed_everything', 'get_device', 'cpu_has_fast_bf16', 'supports_bf16', 'resolve_precision',
            'autocast', 'project_root', 'data_dir', 'runs_dir', 'reports_dir', 'atomic_path', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_torch_save', 'file_sha256', 'config_to_dict', 'config_from_dict',
-           'parse_assignments', 'deep_update', 'Registry']
+           'atomic_write_text', 'atomic_torch_save', 'file_sha256', 'config_to_dict', 'ConfigValueError',
+           'check_field_type', 'config_from_dict', 'parse_assignments', 'deep_update', 'Registry']
 
 # %% ../nbs/00_core.ipynb #90b78e48
 def in_test() -> bool:
@@ -191,10 +191,52 @@ def config_to_dict(config: Any) -> dict:
         raise TypeError(f"expected a dataclass config, got {type(config).__name__}")
     return json.loads(json.dumps(asdict(config), default=str))
 
+# %% ../nbs/00_core.ipynb #0e13b738
+class ConfigValueError(ValueError):
+    "A config value of the wrong type: names the (dotted) key, the value and the type expected."
+    def __init__(self, where: str, key: str, value: Any, expected: str):
+        self.where, self.key, self.value, self.expected = where, key, value, expected
+        super().__init__(f"{where}: {key}={value!r} is not valid: expected {expected}")
+
+_SIMPLE_TYPES = {bool: "true or false", int: "an integer", float: "a number (float)", str: "a string",
+                 dict: "a mapping", list: "a list", tuple: "a list"}
+
+def _accepts(kind, value) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind in (list, tuple):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, kind)
+
+def check_field_type(cls: type, name: str, value: Any, where: str) -> None:
+    "Raise `ConfigValueError` if `value` does not fit the annotation of field `name` of dataclass `cls`."
+    import types, typing
+    try:
+        hint = typing.get_type_hints(cls)[name]
+    except Exception:           # an annotation that cannot be evaluated here: not checked
+        return
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+    options = [typing.get_origin(o) or o for o in options]
+    if value is None and type(None) in options:
+        return
+    simple = [o for o in options if o in _SIMPLE_TYPES]
+    if len(simple) < len([o for o in options if o is not type(None)]):   # some option is not a simple type
+        return
+    if not any(_accepts(o, value) for o in simple):
+        expected = " or ".join(_SIMPLE_TYPES[o] for o in simple) + (" or null" if type(None) in options else "")
+        raise ConfigValueError(where, name, value, expected)
+
+# %% ../nbs/00_core.ipynb #b673f2e2
 def config_from_dict(cls: type, values: dict, where: str = "config", nested: dict | None = None) -> Any:
-    """Build dataclass `cls` from `values`, naming any unknown key and listing the known ones.
-    `nested` maps field names to config classes: a dict given for such a field is built with that class's
-    `from_dict` (e.g. `{"train": TrainConfig}`); a missing field keeps `cls`'s own default."""
+    """Build dataclass `cls` from `values`, naming any unknown key and listing the known ones, and any value of the
+    wrong type (`ConfigValueError`). `nested` maps field names to config classes: a dict given for such a field is
+    built with that class's `from_dict` (e.g. `{"train": TrainConfig}`); a missing field keeps `cls`'s own default."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a mapping of {cls.__name__} fields, got {type(values).__name__}")
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -202,7 +244,13 @@ def config_from_dict(cls: type, values: dict, where: str = "config", nested: dic
     values = dict(values)
     for name, sub in (nested or {}).items():
         if isinstance(values.get(name), dict):
-            values[name] = sub.from_dict(values[name])
+            try:
+                values[name] = sub.from_dict(values[name])
+            except ConfigValueError as e:
+                raise ConfigValueError(where, f"{name}.{e.key}", e.value, e.expected) from None
+    for name, value in values.items():
+        if name not in (nested or {}) or not is_dataclass(value):
+            check_field_type(cls, name, value, where)
     return cls(**values)
 
 # %% ../nbs/00_core.ipynb #a772f776

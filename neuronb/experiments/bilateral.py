@@ -21,7 +21,8 @@ import yaml
 from ..core import atomic_write_text, config_from_dict, config_to_dict, in_test, runs_dir
 from ..data import get_dataset
 from ..data import hemisphere_folders as _hemisphere_folders  # noqa: F401  (registers the dataset)
-from .classification import ClassificationConfig, load_run, load_splits, train_classifier
+from .classification import ClassificationConfig, train_classification
+from .protocol import load_run, load_splits
 from ..models import create, num_parameters
 from ..models.hemispheres import HEMISPHERE_ARCHS
 from ..train import Trainer, TrainConfig

@@ -23,7 +23,7 @@ from ..analysis.robustness import (corruption_accuracy, robustness_summary, tiny
                                          write_corruption_csv)
 from ..core import atomic_path, atomic_write_text, config_from_dict, config_to_dict, in_test, runs_dir, seed_everything
 from ..data.corruptions import CORRUPTIONS
-from .classification import load_splits
+from .protocol import load_splits
 from ..models import create, num_parameters
 from ..models.v1_resnet import replace_head
 from ..train import Trainer, TrainConfig

@@ -23,7 +23,7 @@ import torch
 from ...analysis.information import usable_information
 from ...analysis.sensor_variance import sensor_variance, summarize
 from ...core import atomic_path, atomic_write_text, config_from_dict, config_to_dict, in_test, runs_dir, seed_everything
-from ..classification import load_splits
+from ..protocol import load_splits
 from ...models import create, region_layers
 from ...train import Batch, Callback, Trainer, TrainConfig
 from .sensors import (Blur, ContrastLoss, IndependentSensors, Noise, SensorDropout,
