@@ -14,11 +14,49 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['cmd_data', 'cmd_train', 'cmd_evaluate', 'cmd_report', 'cmd_store', 'cmd_bench', 'cmd_critical', 'command_modules',
+__all__ = ['add_config_arguments', 'add_store_argument', 'config_from_cli', 'open_store', 'result_json', 'cmd_data', 'cmd_train',
+           'cmd_evaluate', 'cmd_run', 'cmd_protocols', 'cmd_report', 'cmd_store', 'cmd_bench', 'command_modules',
            'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #91e0a731
 from .core import deep_update, parse_assignments  # noqa: F401  (shared by every subcommand)
+
+def add_config_arguments(parser: argparse.ArgumentParser, presets: bool = True) -> argparse.ArgumentParser:
+    "Add `--preset`, `--config`, `--set`, `--store`, `--run-dir` and `--resume` to a subcommand's parser."
+    if presets:
+        parser.add_argument("--preset", default="quick", choices=["tiny", "quick", "paper"],
+                            help="tiny (tests, seconds), quick (this CPU, minutes, the default), paper (the original recipe)")
+        parser.add_argument("--config", help="YAML file of config fields (nested like the config; train: {...})")
+        parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                            help="override any config field, dotted keys for nested ones (repeatable)")
+    add_store_argument(parser)
+    parser.add_argument("--run-dir", default=None, help="the run's folder (default runs/<name>-<time>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    return parser
+
+def add_store_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--store", default=None, help="run store SQLite file (default runs/neuronb.sqlite)")
+    return parser
+
+def config_from_cli(protocol: str, args: argparse.Namespace, **values):
+    "The config of `protocol` from the parsed `--preset`, `--config`, the subcommand's flag `values` and `--set`."
+    from neuronb.experiments.protocol import config_from_sources
+    return config_from_sources(protocol, getattr(args, "preset", "quick"), getattr(args, "config", None),
+                               getattr(args, "set", None), **values)
+
+def open_store(path: str | Path | None = None):
+    "The run store at `path` (default `runs/neuronb.sqlite`)."
+    from neuronb.store import RunStore
+    return RunStore(path) if path else RunStore()
+
+def result_json(result) -> str:
+    "A protocol's `RunResult` as the JSON the subcommands print: run id and folder, epochs, metrics per split, values."
+    trainer = result.trainer
+    out = {"run_id": result.run_id, "run_dir": str(result.folder.path) if result.folder else None,
+           "epochs": trainer.epoch if trainer is not None else None,
+           "last_epoch": result.history[-1] if result.history else {}, **result.metrics,
+           **{k: v for k, v in result.values.items() if isinstance(v, (int, float, str, bool)) or v is None}}
+    return json.dumps(out, indent=1, default=float)
 
 # %% ../nbs/11_cli.ipynb #8e4e6cd9
 def _print_table(df):
@@ -43,34 +81,15 @@ def cmd_data(args):
         print(f"  cached in {data.meta['folder']}")
     return 0
 
-def _classification_config(args):
-    from neuronb.experiments.classification import ClassificationConfig
-    from neuronb.core import config_to_dict
-    values = config_to_dict(ClassificationConfig())
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise SystemExit(f"config file not found: {path}")
-        values = deep_update(values, yaml.safe_load(path.read_text()) or {})
-    flags = {"model": args.model, "dataset": args.dataset, "name": args.name}
-    values.update({k: v for k, v in flags.items() if v is not None})
-    train_flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "precision": args.precision,
-                   "seed": args.seed}
-    values["train"].update({k: v for k, v in train_flags.items() if v is not None})
-    values = deep_update(values, parse_assignments(args.set))
-    return ClassificationConfig.from_dict(values)
-
-def _store(path):
-    from neuronb.store import RunStore
-    return RunStore(path)
-
+# %% ../nbs/11_cli.ipynb #cbe5118a
 def cmd_train(args):
-    from neuronb.experiments.classification import train_classifier
-    config = _classification_config(args)
-    out = train_classifier(config, store=_store(args.store), run_dir=args.run_dir, resume=args.resume)
-    last = out["history"][-1] if out["history"] else {}
-    print(json.dumps({"run_id": out["run_id"], "run_dir": str(out["trainer"].run_dir), "epochs": out["trainer"].epoch,
-                      "last_epoch": last, "test": out["test"]}, indent=1, default=float))
+    from neuronb.experiments.protocol import run
+    config = config_from_cli("classification", args, model=args.model, dataset=args.dataset, name=args.name,
+                             train={k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+                                                      "precision": args.precision}.items() if v is not None},
+                             seed=args.seed)
+    result = run("classification", config, store=open_store(args.store), run_dir=args.run_dir, resume=args.resume)
+    print(result_json(result))
     return 0
 
 def cmd_evaluate(args):
@@ -78,6 +97,26 @@ def cmd_evaluate(args):
     print(json.dumps(evaluate_run(args.run_dir, args.split, args.checkpoint), indent=1, default=float))
     return 0
 
+# %% ../nbs/11_cli.ipynb #ae4acce7
+def cmd_run(args):
+    "Any registered protocol, by name: `neuronb run critical.train --preset tiny --set train.epochs=2`."
+    from neuronb.experiments.protocol import run
+    result = run(args.protocol, config_from_cli(args.protocol, args), store=open_store(args.store),
+                 run_dir=args.run_dir, resume=args.resume)
+    print(result_json(result))
+    for name, table in result.tables.items():
+        print(f"\n{name}:")
+        _print_table(table)
+    return 0
+
+def cmd_protocols(args):
+    "Every registered protocol with its presets and what it does."
+    from neuronb.experiments.protocol import get_protocol, list_presets, list_protocols
+    for name in list_protocols(args.system):
+        print(f"{name:28s} {'/'.join(list_presets(name)):17s} {get_protocol(name).description}")
+    return 0
+
+# %% ../nbs/11_cli.ipynb #6166e949
 def cmd_report(args):
     from neuronb.report import ReportError, list_reports, run_reports
     if args.list:
@@ -92,7 +131,7 @@ def cmd_report(args):
     return 0
 
 def cmd_store(args):
-    store = _store(args.store)
+    store = open_store(args.store)
     if args.action == "runs":
         _print_table(store.runs())
     elif args.action == "metrics":
@@ -110,74 +149,6 @@ def cmd_bench(args):
     bench_train(steps=args.steps, batch_size=args.batch_size, width=args.width, num_workers=args.workers,
                 precision=args.precision)
     return 0
-
-# %% ../nbs/11_cli.ipynb #0a8b7a14
-_ORIGINAL_DEFICITS = {"downsample": "blur", "blur": "blur", "noise": "noise", "contrast": "contrast",
-                      "independent": "independent", "none": "none"}
-
-def _critical_config(args):
-    from dataclasses import replace
-    from neuronb.experiments.critical import CriticalConfig, original_lr_schedule, original_window
-    from neuronb.train import TrainConfig
-    start, end = original_window(args.deficit_start, args.deficit_end)
-    schedule = original_lr_schedule(args.schedule, slow=args.slow, decay=args.decay)
-    train = TrainConfig(lr=args.lr, weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed,
-                        checkpoint_every=args.save_every, momentum=args.momentum, optimizer=args.optimizer,
-                        augment="crop_flip" if args.augment else "none", **schedule)
-    config = CriticalConfig(name=args.name, dataset=args.dataset, dataset_kw=parse_assignments(args.kw, "--kw"),
-                            model=args.arch, model_kw={"width": args.width}, view_size=args.view_size,
-                            deficit=_ORIGINAL_DEFICITS[args.deficit], deficit_start=start, deficit_end=end,
-                            rand_zero_input=args.rand_zero_input, track_information=args.track_information,
-                            train=train)
-    return replace(config, train=replace(config.train, progress=not args.quiet))
-
-def cmd_critical(args):
-    from neuronb.experiments import critical
-    if args.action == "variance":
-        if not args.run_dir:
-            raise SystemExit("neuronb critical variance needs --run-dir of a finished run")
-        _, table = critical.run_sensor_variance(args.run_dir, args.layers, n_batches=args.n_batches)
-        _print_table(table.reset_index())
-        return 0
-    config = _critical_config(args)
-    store = _store(args.store)
-    if args.action == "train":
-        out = critical.train_critical(config, store=store, run_dir=args.run_dir, resume=args.resume)
-        print(json.dumps({"run_id": out["run_id"], "run_dir": str(out["trainer"].run_dir), "epochs": out["trainer"].epoch,
-                          "test": out["test"]}, indent=1, default=float))
-    else:
-        if not args.removal_epochs:
-            raise SystemExit("neuronb critical sweep needs --removal-epochs, e.g. --removal-epochs 0 20 40")
-        curve = critical.deficit_removal_sweep(config, args.removal_epochs, args.post_epochs, store=store,
-                                               root=args.run_dir)
-        _print_table(curve)
-    return 0
-
-def _add_critical_parser(sub):
-    c = sub.add_parser("critical", help="critical-period runs: train, deficit-removal sweep, sensor variance")
-    c.add_argument("action", choices=["train", "sweep", "variance"])
-    c.add_argument("--dataset", default="shapes"); c.add_argument("--kw", action="append", metavar="KEY=VALUE")
-    c.add_argument("--arch", default="split_resnet18", help="split_resnet18 | split_resnet18_multihead | preact_resnet18")
-    c.add_argument("--width", type=float, default=0.25)
-    c.add_argument("--lr", type=float, default=0.075); c.add_argument("--momentum", type=float, default=0.9)
-    c.add_argument("-o", "--optimizer", default="sgd", choices=["sgd", "adam"])
-    c.add_argument("--weight-decay", type=float, default=5e-4); c.add_argument("--batch-size", type=int, default=128)
-    c.add_argument("--schedule", type=int, nargs="+", default=[20], help="milestones..., end epoch")
-    c.add_argument("--slow", action="store_true", help="lr x decay every epoch (else x0.1 after each milestone)")
-    c.add_argument("--decay", type=float, default=0.97)
-    c.add_argument("--view-size", type=int, default=16)
-    c.add_argument("-d", "--deficit", default="downsample", choices=sorted(_ORIGINAL_DEFICITS))
-    c.add_argument("--deficit-start", type=int, default=None); c.add_argument("--deficit-end", type=int, default=None)
-    c.add_argument("--rand-zero-input", action="store_true"); c.add_argument("--no-augment", dest="augment", action="store_false")
-    c.add_argument("--save-every", type=int, default=0, help="checkpoint every N epochs (0: only the last)")
-    c.add_argument("--track-information", type=int, default=0, metavar="K", help="usable information every K epochs")
-    c.add_argument("--seed", type=int, default=0); c.add_argument("--name", default="critical")
-    c.add_argument("--removal-epochs", type=int, nargs="+"); c.add_argument("--post-epochs", type=int, default=10)
-    c.add_argument("--layers", nargs="+", help="layers for `variance` (default: the model's IT region)")
-    c.add_argument("--n-batches", type=int, default=20)
-    c.add_argument("--store", default=None); c.add_argument("--run-dir", default=None); c.add_argument("--resume", action="store_true")
-    c.add_argument("--quiet", action="store_true", help="no progress bars")
-    c.set_defaults(func=cmd_critical)
 
 # %% ../nbs/11_cli.ipynb #fb2a1fa6
 def command_modules() -> list:
@@ -201,16 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--kw", action="append", metavar="KEY=VALUE", help="builder keyword, e.g. --kw n_per_class=50")
     d.set_defaults(func=cmd_data)
 
-    t = sub.add_parser("train", help="train a registered model on a registered dataset")
-    t.add_argument("--config", help="YAML file with ClassificationConfig fields (train: {...} for TrainConfig)")
+    t = sub.add_parser("train", help="train a registered model on a registered dataset (protocol `classification`)")
     t.add_argument("--model"); t.add_argument("--dataset"); t.add_argument("--name")
     t.add_argument("--epochs", type=int); t.add_argument("--batch-size", type=int); t.add_argument("--lr", type=float)
     t.add_argument("--precision", choices=["auto", "bf16", "fp32"]); t.add_argument("--seed", type=int)
-    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config field, dotted keys")
-    t.add_argument("--store", default=None, help="run store SQLite file (default runs/neuronb.sqlite)")
-    t.add_argument("--run-dir", default=None, help="folder for config.json and checkpoints")
-    t.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoints/last.pt")
+    add_config_arguments(t)
     t.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("run", help="run any registered protocol by name (see `neuronb protocols`)")
+    g.add_argument("protocol", help="a registered protocol, e.g. classification, critical.train, v1.train")
+    add_config_arguments(g)
+    g.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("protocols", help="list the registered protocols and their presets")
+    ls.add_argument("system", nargs="?", default=None, help="only this system's (critical, v1, wiring, ...)")
+    ls.set_defaults(func=cmd_protocols)
 
     e = sub.add_parser("evaluate", help="evaluate a finished run's checkpoint")
     e.add_argument("run_dir"); e.add_argument("--split", default="test"); e.add_argument("--checkpoint", default="last.pt")
@@ -228,10 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("store", help="show runs, metrics or scores from the run store")
     s.add_argument("action", choices=["runs", "metrics", "scores"]); s.add_argument("run_id", nargs="?")
-    s.add_argument("--store", default=None)
+    add_store_argument(s)
     s.set_defaults(func=cmd_store)
 
-    _add_critical_parser(sub)
     for module in command_modules():
         module.add_parser(sub)
 
