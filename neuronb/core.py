@@ -23,7 +23,8 @@ import torch
 __all__ = ['IN_TEST', 'in_test', 'seed_everything', 'get_device', 'cpu_has_fast_bf16', 'supports_bf16', 'resolve_precision',
            'autocast', 'project_root', 'data_dir', 'runs_dir', 'reports_dir', 'atomic_path', 'atomic_write_bytes',
            'atomic_write_text', 'atomic_torch_save', 'file_sha256', 'config_to_dict', 'ConfigValueError',
-           'check_field_type', 'config_from_dict', 'parse_assignments', 'deep_update', 'Registry']
+           'check_field_type', 'config_from_dict', 'read_yaml_file', 'load_weights_file', 'parse_assignments',
+           'deep_update', 'Registry']
 
 # %% ../nbs/00_core.ipynb #90b78e48
 def in_test() -> bool:
@@ -252,6 +253,28 @@ def config_from_dict(cls: type, values: dict, where: str = "config", nested: dic
         if name not in (nested or {}) or not is_dataclass(value):
             check_field_type(cls, name, value, where)
     return cls(**values)
+
+# %% ../nbs/00_core.ipynb #ca66d5e5
+def read_yaml_file(path: Path | str, what: str = "file") -> Any:
+    "The parsed contents of a YAML (or JSON) file; a missing file or bad syntax is an error naming `what` and the path."
+    import yaml
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"{what} {path} is not valid YAML: {e}") from e
+
+def load_weights_file(path: Path | str, what: str = "checkpoint", map_location="cpu") -> Any:
+    "`torch.load(path, weights_only=True)`; a missing or unreadable file is an error naming `what` and the path."
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise ValueError(f"cannot load {what} {path} with weights_only=True: {e}") from e
 
 # %% ../nbs/00_core.ipynb #a772f776
 def parse_assignments(items: list[str] | None, where: str = "--set") -> dict:

@@ -104,7 +104,8 @@ def run_sweep(spec: SweepSpec | dict | str | Path, scheduler: str | None = None,
               client=None, threads_per_worker: int | None = None) -> pd.DataFrame:
     """Run every unfinished run of `spec` on Dask and return `sweep_table(spec)`.
 
-    `client`: an existing `distributed.Client` (else `connect(scheduler, workers)` makes one for this call).
+    `client`: an existing `distributed.Client` (else `connect(scheduler, workers)` makes one for this call);
+    `scheduler="inline"`: no Dask, the runs one after another in this process (`execute_run`, as `run_inline`).
     `dry_run`: only the table of planned runs. The table's `attrs` say how many runs were submitted and failed."""
     spec = load_spec(spec)
     store = store if isinstance(store, RunStore) else RunStore(store or spec.store or default_store_path())
@@ -112,7 +113,9 @@ def run_sweep(spec: SweepSpec | dict | str | Path, scheduler: str | None = None,
     status = run_status(store, [r.run_id for r in runs])
     todo = [r for r in runs if status.get(r.run_id) != "finished"]
     errors: dict[str, str] = {}
-    if todo and not dry_run:
+    if todo and not dry_run and scheduler == "inline" and client is None:
+        errors = _execute_here(todo, store, progress)
+    elif todo and not dry_run:
         with (contextlib.nullcontext(client) if client is not None
               else connect(scheduler, workers, threads_per_worker)) as active:
             errors = _submit(active, todo, store, spec, progress)
@@ -122,6 +125,15 @@ def run_sweep(spec: SweepSpec | dict | str | Path, scheduler: str | None = None,
     if errors:
         warnings.warn(f"sweep {spec.name!r}: {len(errors)} of {len(todo)} runs failed; see the table's notes")
     return table
+
+def _execute_here(todo: list[SweepRun], store: RunStore, progress: bool) -> dict[str, str]:
+    errors = {}
+    for run in tqdm(todo, desc="sweep (inline)", disable=not progress or in_test()):
+        try:
+            execute_run(run, store.path)
+        except Exception as e:           # recorded as failed by execute_run; the other runs go on
+            errors[run.run_id] = f"{type(e).__name__}: {e}"
+    return errors
 
 def _submit(client, todo: list[SweepRun], store: RunStore, spec: SweepSpec, progress: bool) -> dict[str, str]:
     from distributed import as_completed

@@ -25,6 +25,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 
 from .core import (atomic_torch_save, autocast, config_from_dict, config_to_dict, get_device, in_test,
                           resolve_precision, runs_dir, seed_everything)
@@ -107,18 +108,21 @@ def set_trainable(model: nn.Module, freeze: Sequence[str] = (), train_only: Sequ
         p.requires_grad_(not frozen)
     return count_parameters(model)
 
+# %% ../nbs/08_train.ipynb #77019700
 def count_parameters(model: nn.Module) -> dict:
     "Trainable and total parameter counts of `model`, and the trainable fraction."
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"trainable": trainable, "total": total, "fraction": trainable / max(total, 1)}
 
+# %% ../nbs/08_train.ipynb #45e54e06
 def frozen_norm_layers(model: nn.Module) -> list[nn.Module]:
     "Normalisation layers all of whose parameters are frozen (kept in eval mode while training)."
     norms = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
     return [m for m in model.modules() if isinstance(m, norms)
             and any(True for _ in m.parameters()) and not any(p.requires_grad for p in m.parameters())]
 
+# %% ../nbs/08_train.ipynb #2b5c1d54
 def make_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
     "The optimizer named by `config.optimizer` over the trainable `params`."
     params = [p for p in params if p.requires_grad]
@@ -130,6 +134,7 @@ def make_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=config.lr, weight_decay=config.weight_decay)
 
+# %% ../nbs/08_train.ipynb #ecafaec8
 def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig):
     "The per-epoch learning-rate scheduler named by `config.schedule` (see the table above)."
     s = config.schedule
@@ -146,12 +151,14 @@ def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig):
     return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.gamma, patience=config.patience,
                                                       min_lr=config.min_lr)
 
+# %% ../nbs/08_train.ipynb #1ecf7238
 def warmup_factor(step: int, warmup_steps: float | None) -> float:
     "Linear warm-up: `(step + 1) / warmup_steps` for the first steps, then 1 (also 1 when the length is unknown)."
     if not warmup_steps or step + 1 >= warmup_steps:
         return 1.0
     return (step + 1) / warmup_steps
 
+# %% ../nbs/08_train.ipynb #199d6f88
 @contextmanager
 def warmup_lr(optimizer: torch.optim.Optimizer, factor: float):
     """Scale every group's learning rate by `factor` for the optimizer step inside, then restore it: the warm-up
@@ -229,6 +236,7 @@ def distributed_env() -> tuple[int, int, int]:
         raise ValueError(f"RANK={rank} is outside 0..WORLD_SIZE-1={world - 1}")
     return rank, local, world
 
+# %% ../nbs/08_train.ipynb #868a5489
 def init_distributed(device: torch.device, local_rank: int) -> torch.device:
     """Join the default process group (NCCL for CUDA, gloo otherwise) once per process; returns this process's
     device (`cuda:<local rank>` when training on CUDA)."""
@@ -240,10 +248,12 @@ def init_distributed(device: torch.device, local_rank: int) -> torch.device:
         atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
     return device
 
+# %% ../nbs/08_train.ipynb #192d3fcb
 def shard_sizes(n: int, world_size: int) -> list[int]:
     "Sizes of the contiguous slices of a batch of `n` given to each of `world_size` processes (the first get one more)."
     return [n // world_size + (r < n % world_size) for r in range(world_size)]
 
+# %% ../nbs/08_train.ipynb #2b5efd5f
 def _slice(value, start: int, stop: int, n: int | None = None):
     """Rows `start:stop` of every tensor in `value`. A tensor of `k * n` rows (k > 1) holds `k` stacked views of the
     `n` samples (MoCo's queries over its keys): the same rows are taken from each view."""
@@ -270,6 +280,7 @@ def shard_batch(batch: Batch, n: int, rank: int, world_size: int) -> tuple[Batch
     return (Batch(_slice(batch.inputs, start, start + local, n), _slice(batch.labels, start, start + local, n)), local,
             local * world_size / n)
 
+# %% ../nbs/08_train.ipynb #cc81f168
 def gather_rows(x: torch.Tensor) -> torch.Tensor:
     "The rows of `x` from every process, in rank order (ranks may hold different numbers); `x` itself in one process."
     if not (dist.is_available() and dist.is_initialized()):
@@ -285,7 +296,7 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     dist.all_gather(parts, padded)
     return torch.cat([part[: int(c.item())] for part, c in zip(parts, counts)])
 
-# %% ../nbs/08_train.ipynb #ba4404ad
+# %% ../nbs/08_train.ipynb #dce88a51
 def _augment_fn(name: str, image_size: int) -> Callable | None:
     if name == "none":
         return None
@@ -295,6 +306,7 @@ def _augment_fn(name: str, image_size: int) -> Callable | None:
     return lambda x, g: aug.random_hflip(aug.random_crop(x, image_size, padding=4, padding_mode="reflect", generator=g),
                                          0.5, generator=g)
 
+# %% ../nbs/08_train.ipynb #ce99ada5
 def _iter_batches(data, batch_size: int, shuffle: bool, device, generator: torch.Generator, num_workers: int = 0,
                   drop_last: bool = False):
     if hasattr(data, "batches"):                      # ImageSet: the in-memory fast path
@@ -310,6 +322,7 @@ def _iter_batches(data, batch_size: int, shuffle: bool, device, generator: torch
     for images, labels in loader:
         yield images.to(device, non_blocking=True), {k: v.to(device, non_blocking=True) for k, v in labels.items()}
 
+# %% ../nbs/08_train.ipynb #a2cab521
 def _num_batches(data, batch_size: int, drop_last: bool = False) -> int | None:
     try:
         if hasattr(data, "batches") or isinstance(data, torch.utils.data.Dataset):
@@ -318,6 +331,7 @@ def _num_batches(data, batch_size: int, drop_last: bool = False) -> int | None:
     except TypeError:
         return None
 
+# %% ../nbs/08_train.ipynb #ba4404ad
 class Trainer:
     """Train `model` on `train_data` as `config` says; `fit()` returns the per-epoch history.
 
@@ -372,53 +386,6 @@ class Trainer:
             return int(data.images.shape[-1])
         return getattr(data, "size", None) if isinstance(getattr(data, "size", None), int) else None
 
-    # -- one batch -------------------------------------------------------------------------------
-    def prepare(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        "uint8 (or float in [0, 1]) images -> augmented (when a generator is given), normalised float batch."
-        x = images.float().div_(255) if images.dtype == torch.uint8 else images.float()
-        if generator is not None and self.augment is not None:
-            x = self.augment(x, generator)
-        x = (x - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
-
-    def _call_model(self, inputs, train: bool = False):
-        forward = self.train_forward if train else self.forward
-        with autocast(self.device, self.precision):
-            return forward(*inputs) if isinstance(inputs, (tuple, list)) else forward(inputs)
-
-    def head_losses(self, outputs, labels: dict) -> dict[str, torch.Tensor]:
-        "Cross-entropy of every head against its label (fp32)."
-        if isinstance(outputs, dict):
-            heads = self.config.heads or {h: h for h in outputs}
-            return {h: F.cross_entropy(outputs[h].float(), labels[key], label_smoothing=self.config.label_smoothing)
-                    for h, key in heads.items() if h in outputs}
-        return {"main": F.cross_entropy(outputs.float(), labels[self.config.label],
-                                        label_smoothing=self.config.label_smoothing)}
-
-    def loss(self, outputs, labels: dict) -> tuple[torch.Tensor, dict]:
-        if self.loss_fn is not None:
-            value = self.loss_fn(outputs, labels)
-            return value, {"loss": value.detach()}
-        parts = self.head_losses(outputs, labels)
-        weights = self.config.head_weights or {}
-        total = sum(weights.get(h, 1.0) * v for h, v in parts.items())
-        logs = {"loss": total.detach()}
-        if len(parts) > 1:
-            logs.update({f"loss_{h}": v.detach() for h, v in parts.items()})
-        return total, logs
-
-    def correct(self, outputs, labels: dict) -> dict[str, torch.Tensor]:
-        "Number of correct top-1 predictions per head (empty for custom objectives)."
-        if self.loss_fn is not None and not isinstance(outputs, (dict, torch.Tensor)):
-            return {}
-        if isinstance(outputs, dict):
-            heads = self.config.heads or {h: h for h in outputs}
-            return {f"acc_{h}": (outputs[h].argmax(1) == labels[key]).sum() for h, key in heads.items()
-                    if h in outputs and key in labels}
-        if isinstance(outputs, torch.Tensor) and self.config.label in labels and outputs.ndim == 2:
-            return {"acc": (outputs.argmax(1) == labels[self.config.label]).sum()}
-        return {}
-
     @staticmethod
     def _accumulate(sums: dict, mean_logs: dict, correct: dict, size: int) -> int:
         "Add a batch's mean losses (weighted by its size) and correct counts to `sums`; return its size."
@@ -428,217 +395,294 @@ class Trainer:
             sums[k] = sums.get(k, 0.0) + float(v)
         return size
 
-    @property
-    def is_main_process(self) -> bool:
-        "True in a single process and on rank 0: the process that writes checkpoints, the store and progress."
-        return self.rank == 0
+# %% ../nbs/08_train.ipynb #fa586921
+@patch
+def prepare(self: Trainer, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    "uint8 (or float in [0, 1]) images -> augmented (when a generator is given), normalised float batch."
+    x = images.float().div_(255) if images.dtype == torch.uint8 else images.float()
+    if generator is not None and self.augment is not None:
+        x = self.augment(x, generator)
+    x = (x - self.mean) / self.std
+    return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.ndim == 4 else x
 
-    def _shard(self, batch: Batch, n: int) -> tuple[Batch, int, float]:
-        "This process's slice of a global batch (the whole batch, weight 1, in a single process)."
-        return shard_batch(batch, n, self.rank, self.world_size) if self.distributed else (batch, n, 1.0)
+# %% ../nbs/08_train.ipynb #cef958ae
+@patch
+def _call_model(self: Trainer, inputs, train: bool = False):
+    forward = self.train_forward if train else self.forward
+    with autocast(self.device, self.precision):
+        return forward(*inputs) if isinstance(inputs, (tuple, list)) else forward(inputs)
 
-    def _reduce(self, sums: dict, n: int) -> dict:
-        "Means of the per-sample sums, over all processes when distributed."
-        if self.distributed:
-            keys = sorted(sums)
-            total = torch.tensor([float(n)] + [sums[k] for k in keys], dtype=torch.float64, device=self.device)
-            dist.all_reduce(total)
-            n, sums = total[0].item(), dict(zip(keys, total[1:].tolist()))
-        return {k: v / max(n, 1) for k, v in sums.items()}
+# %% ../nbs/08_train.ipynb #c1716314
+@patch
+def head_losses(self: Trainer, outputs, labels: dict) -> dict[str, torch.Tensor]:
+    "Cross-entropy of every head against its label (fp32)."
+    if isinstance(outputs, dict):
+        heads = self.config.heads or {h: h for h in outputs}
+        return {h: F.cross_entropy(outputs[h].float(), labels[key], label_smoothing=self.config.label_smoothing)
+                for h, key in heads.items() if h in outputs}
+    return {"main": F.cross_entropy(outputs.float(), labels[self.config.label],
+                                    label_smoothing=self.config.label_smoothing)}
 
-    # -- loops -----------------------------------------------------------------------------------
-    def _set_train_mode(self):
-        self.model.train()
-        for m in self.frozen_norms:
-            m.eval()
+@patch
+def loss(self: Trainer, outputs, labels: dict) -> tuple[torch.Tensor, dict]:
+    if self.loss_fn is not None:
+        value = self.loss_fn(outputs, labels)
+        return value, {"loss": value.detach()}
+    parts = self.head_losses(outputs, labels)
+    weights = self.config.head_weights or {}
+    total = sum(weights.get(h, 1.0) * v for h, v in parts.items())
+    logs = {"loss": total.detach()}
+    if len(parts) > 1:
+        logs.update({f"loss_{h}": v.detach() for h, v in parts.items()})
+    return total, logs
 
-    def train_epoch(self, epoch: int) -> dict:
-        self._set_train_mode()
-        order = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
-        augment = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch + 500_000)
-        sums, n = {}, 0
-        n_batches = _num_batches(self.train_data, self.config.batch_size, self.config.drop_last)
-        bar = tqdm(_iter_batches(self.train_data, self.config.batch_size, True, self.device, order, self.num_workers,
-                                 self.config.drop_last),
-                   total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not self.show_progress)
-        for step, (images, labels) in enumerate(bar):
-            batch = Batch(self.prepare(images, augment), labels)
-            for cb in self.callbacks:
-                batch = cb.on_train_batch(self, batch)
-            batch, local, weight = self._shard(batch, len(images))
-            outputs = self._call_model(batch.inputs, train=True)
-            loss, logs = self.loss(outputs, batch.labels)
-            if self.config.stop_on_nonfinite and not self.distributed and not torch.isfinite(loss):
-                self._nonfinite(float(loss.detach()), epoch, f"step {step}; the weights are those before that step")
-            self.optimizer.zero_grad(set_to_none=True)
-            (loss * weight if self.distributed else loss).backward()
-            if self.config.grad_clip:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-            with warmup_lr(self.optimizer, warmup_factor(epoch * n_batches + step, self.config.warmup_epochs * n_batches)):
-                self.optimizer.step()
-            if local:
-                n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), local)
-        means = self._reduce(sums, n)
-        # distributed: checked on the epoch's all-reduced mean, so that every rank stops together
-        if self.config.stop_on_nonfinite and not math.isfinite(means.get("loss", 0.0)):
-            self._nonfinite(means["loss"], epoch, "its mean over the ranks; the weights are those after that epoch")
-        return means
+# %% ../nbs/08_train.ipynb #1a553722
+@patch
+def correct(self: Trainer, outputs, labels: dict) -> dict[str, torch.Tensor]:
+    "Number of correct top-1 predictions per head (empty for custom objectives)."
+    if self.loss_fn is not None and not isinstance(outputs, (dict, torch.Tensor)):
+        return {}
+    if isinstance(outputs, dict):
+        heads = self.config.heads or {h: h for h in outputs}
+        return {f"acc_{h}": (outputs[h].argmax(1) == labels[key]).sum() for h, key in heads.items()
+                if h in outputs and key in labels}
+    if isinstance(outputs, torch.Tensor) and self.config.label in labels and outputs.ndim == 2:
+        return {"acc": (outputs.argmax(1) == labels[self.config.label]).sum()}
+    return {}
 
-    def _nonfinite(self, value: float, epoch: int, where: str):
-        raise FloatingPointError(
-            f"run {self.run_name!r}: training loss is {value} at epoch {epoch} ({where}). "
-            f"Lower TrainConfig.lr (now {self.config.lr}), set warmup_epochs or grad_clip, use "
-            f"precision='fp32' (now {self.precision}), or set stop_on_nonfinite=False to train on regardless")
+# %% ../nbs/08_train.ipynb #cafc33ba
+@patch(as_prop=True)
+def is_main_process(self: Trainer) -> bool:
+    "True in a single process and on rank 0: the process that writes checkpoints, the store and progress."
+    return self.rank == 0
 
-    @torch.no_grad()
-    def evaluate(self, data, callbacks: bool = True) -> dict:
-        "Mean loss and top-1 accuracy per head on `data`, with the model in eval mode (callbacks apply)."
-        self.model.eval()
-        sums, n = {}, 0
-        for images, labels in _iter_batches(data, self.config.batch_size, False, self.device, None, self.num_workers):
-            batch = Batch(self.prepare(images), labels)
-            if callbacks:
-                for cb in self.callbacks:
-                    batch = cb.on_eval_batch(self, batch)
-            batch, local, _ = self._shard(batch, len(images))
-            if not local:
-                continue
-            outputs = self._call_model(batch.inputs)
-            _, logs = self.loss(outputs, batch.labels)
+@patch(as_prop=True)
+def show_progress(self: Trainer) -> bool:
+    return self.config.progress and not in_test() and self.is_main_process
+
+# %% ../nbs/08_train.ipynb #3ef8e718
+@patch
+def _shard(self: Trainer, batch: Batch, n: int) -> tuple[Batch, int, float]:
+    "This process's slice of a global batch (the whole batch, weight 1, in a single process)."
+    return shard_batch(batch, n, self.rank, self.world_size) if self.distributed else (batch, n, 1.0)
+
+@patch
+def _reduce(self: Trainer, sums: dict, n: int) -> dict:
+    "Means of the per-sample sums, over all processes when distributed."
+    if self.distributed:
+        keys = sorted(sums)
+        total = torch.tensor([float(n)] + [sums[k] for k in keys], dtype=torch.float64, device=self.device)
+        dist.all_reduce(total)
+        n, sums = total[0].item(), dict(zip(keys, total[1:].tolist()))
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+# %% ../nbs/08_train.ipynb #4f6cbd50
+@patch
+def _set_train_mode(self: Trainer):
+    self.model.train()
+    for m in self.frozen_norms:
+        m.eval()
+
+# %% ../nbs/08_train.ipynb #96b54a8a
+@patch
+def _nonfinite(self: Trainer, value: float, epoch: int, where: str):
+    raise FloatingPointError(
+        f"run {self.run_name!r}: training loss is {value} at epoch {epoch} ({where}). "
+        f"Lower TrainConfig.lr (now {self.config.lr}), set warmup_epochs or grad_clip, use "
+        f"precision='fp32' (now {self.precision}), or set stop_on_nonfinite=False to train on regardless")
+
+# %% ../nbs/08_train.ipynb #dadab954
+@patch
+def train_epoch(self: Trainer, epoch: int) -> dict:
+    self._set_train_mode()
+    order = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+    augment = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch + 500_000)
+    sums, n = {}, 0
+    n_batches = _num_batches(self.train_data, self.config.batch_size, self.config.drop_last)
+    bar = tqdm(_iter_batches(self.train_data, self.config.batch_size, True, self.device, order, self.num_workers,
+                             self.config.drop_last),
+               total=n_batches, desc=f"epoch {epoch}", leave=False, disable=not self.show_progress)
+    for step, (images, labels) in enumerate(bar):
+        batch = Batch(self.prepare(images, augment), labels)
+        for cb in self.callbacks:
+            batch = cb.on_train_batch(self, batch)
+        batch, local, weight = self._shard(batch, len(images))
+        outputs = self._call_model(batch.inputs, train=True)
+        loss, logs = self.loss(outputs, batch.labels)
+        if self.config.stop_on_nonfinite and not self.distributed and not torch.isfinite(loss):
+            self._nonfinite(float(loss.detach()), epoch, f"step {step}; the weights are those before that step")
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss * weight if self.distributed else loss).backward()
+        if self.config.grad_clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        with warmup_lr(self.optimizer, warmup_factor(epoch * n_batches + step, self.config.warmup_epochs * n_batches)):
+            self.optimizer.step()
+        if local:
             n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), local)
-        return self._reduce(sums, n)
+    means = self._reduce(sums, n)
+    # distributed: checked on the epoch's all-reduced mean, so that every rank stops together
+    if self.config.stop_on_nonfinite and not math.isfinite(means.get("loss", 0.0)):
+        self._nonfinite(means["loss"], epoch, "its mean over the ranks; the weights are those after that epoch")
+    return means
 
-    @torch.no_grad()
-    def predict(self, data) -> Any:
-        "Model outputs (logits, or a dict of logits per head) over `data`, in order, as fp32 CPU tensors."
-        self.model.eval()
-        outs = []
-        for images, labels in _iter_batches(data, self.config.batch_size, False, self.device, None, self.num_workers):
-            batch = Batch(self.prepare(images), labels)
+# %% ../nbs/08_train.ipynb #169eaf9e
+@patch
+@torch.no_grad()
+def evaluate(self: Trainer, data, callbacks: bool = True) -> dict:
+    "Mean loss and top-1 accuracy per head on `data`, with the model in eval mode (callbacks apply)."
+    self.model.eval()
+    sums, n = {}, 0
+    for images, labels in _iter_batches(data, self.config.batch_size, False, self.device, None, self.num_workers):
+        batch = Batch(self.prepare(images), labels)
+        if callbacks:
             for cb in self.callbacks:
                 batch = cb.on_eval_batch(self, batch)
-            outs.append(self._call_model(batch.inputs))
-        if outs and isinstance(outs[0], dict):
-            return {k: torch.cat([o[k].float().cpu() for o in outs]) for k in outs[0]}
-        return torch.cat([o.float().cpu() for o in outs])
+        batch, local, _ = self._shard(batch, len(images))
+        if not local:
+            continue
+        outputs = self._call_model(batch.inputs)
+        _, logs = self.loss(outputs, batch.labels)
+        n += self._accumulate(sums, logs, self.correct(outputs, batch.labels), local)
+    return self._reduce(sums, n)
 
-    @property
-    def show_progress(self) -> bool:
-        return self.config.progress and not in_test() and self.is_main_process
-
-    # -- checkpoints -----------------------------------------------------------------------------
-    def checkpoint_state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "epoch": self.epoch, "rng": get_rng_state(),
-                "config": config_to_dict(self.config), "history": self.history, "run_id": self.run_id or "",
-                "callbacks": [cb.state_dict() for cb in self.callbacks]}
-
-    def save_checkpoint(self, path: Path | str) -> Path:
-        """Write a checkpoint atomically (temporary file + rename) and record it in the run store. Distributed: rank 0
-        writes it while the others wait, so every process may read it once this returns."""
-        if self.is_main_process:
-            path = atomic_torch_save(self.checkpoint_state(), path)
-            if self.store is not None and self.run_id:
-                self.store.add_artifact(self.run_id, path, kind="checkpoint")
-        if self.distributed:
-            dist.barrier()
-        return Path(path)
-
-    def log_metrics(self, metrics: dict, split: str = "test", epoch: int | None = None):
-        """Record `metrics` of this run in its store at `epoch` (default: the epochs trained so far), from rank 0 only.
-
-        Protocols log what they measure after `fit` (test metrics) through this, so that a run launched by torchrun
-        writes one row per metric, not one per process. Without a store or a recorded run it does nothing."""
-        if self.store is None or not self.run_id or not self.is_main_process:
-            return
-        self.store.log_metrics(self.run_id, self.epoch if epoch is None else int(epoch), metrics, split=split)
-
-    def load_checkpoint(self, path: Path | str, restore_rng: bool = True) -> dict:
-        "Restore model, optimizer, scheduler, epoch, history, callbacks and RNG from a checkpoint (weights_only)."
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint at {path}")
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as e:
-            raise ValueError(f"cannot load checkpoint {path}: {e}") from e
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.epoch, self.history = int(state["epoch"]), list(state["history"])
-        self.run_id = state.get("run_id") or self.run_id
-        for cb, cb_state in zip(self.callbacks, state.get("callbacks", [])):
-            cb.load_state_dict(cb_state)
-        if restore_rng:
-            set_rng_state(state["rng"])
-        return state
-
-    def checkpoint_path(self, epoch: int | None = None) -> Path:
-        if self.run_dir is None:
-            self.run_dir = runs_dir() / f"{self.run_name}-{self.run_id or time.strftime('%Y%m%d-%H%M%S')}"
-        return self.run_dir / "checkpoints" / ("last.pt" if epoch is None else f"epoch_{epoch:04d}.pt")
-
-    # -- the loop --------------------------------------------------------------------------------
-    def fit(self, resume: bool | Path | str = False) -> list[dict]:
-        """Train for `config.epochs` epochs; `resume=True` continues from `run_dir/checkpoints/last.pt`, ending
-        exactly where an uninterrupted run would. `resume=<path>` starts from that checkpoint; if it belongs to
-        another run (not under `run_dir`), this is recorded as a new run that starts where that one was."""
-        if resume is True:                   # continue this run from its own last checkpoint
-            self.load_checkpoint(self.checkpoint_path())
-        elif resume:                         # start a new run from a checkpoint (e.g. another run's epoch k)
-            path = Path(resume)
-            own = self.run_dir is not None and self.run_dir.resolve() in path.resolve().parents
-            self.load_checkpoint(path)
-            if not own:
-                self.run_id = None
-        else:
-            seed_everything(self.config.seed)
-        if self.store is not None and self.is_main_process:
-            config = {"train": config_to_dict(self.config), **self.run_config}
-            self.run_id = self.store.start_run(self.run_name, config, seed=self.config.seed, kind=self.run_kind,
-                                               run_id=self.run_id or None, reopen=bool(resume))
-        if self.distributed:                 # every process knows the run (protocols log test metrics to it)
-            shared = [self.run_id, str(self.checkpoint_path().parent.parent)]
-            dist.broadcast_object_list(shared, src=0)
-            self.run_id, self.run_dir = shared[0], Path(shared[1])
+# %% ../nbs/08_train.ipynb #2a42e3a1
+@patch
+@torch.no_grad()
+def predict(self: Trainer, data) -> Any:
+    "Model outputs (logits, or a dict of logits per head) over `data`, in order, as fp32 CPU tensors."
+    self.model.eval()
+    outs = []
+    for images, labels in _iter_batches(data, self.config.batch_size, False, self.device, None, self.num_workers):
+        batch = Batch(self.prepare(images), labels)
         for cb in self.callbacks:
-            cb.on_fit_start(self)
-        status = "failed"
-        try:
-            for epoch in tqdm(range(self.epoch, self.config.epochs), desc=self.run_name, disable=not self.show_progress):
-                for cb in self.callbacks:
-                    cb.on_epoch_start(self, epoch)
-                start = time.perf_counter()
-                metrics = {f"train_{k}": v for k, v in self.train_epoch(epoch).items()}
-                metrics["lr"] = self.optimizer.param_groups[0]["lr"]
-                metrics["seconds"] = time.perf_counter() - start
-                if self.val_data is not None and ((epoch + 1) % self.config.eval_every == 0 or epoch + 1 == self.config.epochs):
-                    metrics.update({f"val_{k}": v for k, v in self.evaluate(self.val_data).items()})
-                if self.config.schedule == "plateau":
-                    self.scheduler.step(metrics.get("val_loss", metrics["train_loss"]))
-                else:
-                    self.scheduler.step()
-                self.epoch = epoch + 1
-                for cb in self.callbacks:
-                    cb.on_epoch_end(self, epoch, metrics)
-                self.history.append({"epoch": epoch, **metrics})
-                if self.store is not None and self.is_main_process:
-                    self.store.log_metrics(self.run_id, epoch, metrics, split="epoch")
-                every = self.config.checkpoint_every
-                if every and self.epoch % every == 0:
-                    self.save_checkpoint(self.checkpoint_path(self.epoch))
-                    self.save_checkpoint(self.checkpoint_path())
-            self.save_checkpoint(self.checkpoint_path())
-            status = "finished"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
+            batch = cb.on_eval_batch(self, batch)
+        outs.append(self._call_model(batch.inputs))
+    if outs and isinstance(outs[0], dict):
+        return {k: torch.cat([o[k].float().cpu() for o in outs]) for k in outs[0]}
+    return torch.cat([o.float().cpu() for o in outs])
+
+# %% ../nbs/08_train.ipynb #d15a3d25
+@patch
+def checkpoint_path(self: Trainer, epoch: int | None = None) -> Path:
+    if self.run_dir is None:
+        self.run_dir = runs_dir() / f"{self.run_name}-{self.run_id or time.strftime('%Y%m%d-%H%M%S')}"
+    return self.run_dir / "checkpoints" / ("last.pt" if epoch is None else f"epoch_{epoch:04d}.pt")
+
+# %% ../nbs/08_train.ipynb #c0378243
+@patch
+def checkpoint_state(self: Trainer) -> dict:
+    return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "epoch": self.epoch, "rng": get_rng_state(),
+            "config": config_to_dict(self.config), "history": self.history, "run_id": self.run_id or "",
+            "callbacks": [cb.state_dict() for cb in self.callbacks]}
+
+@patch
+def save_checkpoint(self: Trainer, path: Path | str) -> Path:
+    """Write a checkpoint atomically (temporary file + rename) and record it in the run store. Distributed: rank 0
+    writes it while the others wait, so every process may read it once this returns."""
+    if self.is_main_process:
+        path = atomic_torch_save(self.checkpoint_state(), path)
+        if self.store is not None and self.run_id:
+            self.store.add_artifact(self.run_id, path, kind="checkpoint")
+    if self.distributed:
+        dist.barrier()
+    return Path(path)
+
+# %% ../nbs/08_train.ipynb #a86391f2
+@patch
+def load_checkpoint(self: Trainer, path: Path | str, restore_rng: bool = True) -> dict:
+    "Restore model, optimizer, scheduler, epoch, history, callbacks and RNG from a checkpoint (weights_only)."
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+    except Exception as e:
+        raise ValueError(f"cannot load checkpoint {path}: {e}") from e
+    self.model.load_state_dict(state["model"])
+    self.optimizer.load_state_dict(state["optimizer"])
+    self.scheduler.load_state_dict(state["scheduler"])
+    self.epoch, self.history = int(state["epoch"]), list(state["history"])
+    self.run_id = state.get("run_id") or self.run_id
+    for cb, cb_state in zip(self.callbacks, state.get("callbacks", [])):
+        cb.load_state_dict(cb_state)
+    if restore_rng:
+        set_rng_state(state["rng"])
+    return state
+
+# %% ../nbs/08_train.ipynb #3a23913a
+@patch
+def fit(self: Trainer, resume: bool | Path | str = False) -> list[dict]:
+    """Train for `config.epochs` epochs; `resume=True` continues from `run_dir/checkpoints/last.pt`, ending
+    exactly where an uninterrupted run would. `resume=<path>` starts from that checkpoint; if it belongs to
+    another run (not under `run_dir`), this is recorded as a new run that starts where that one was."""
+    if resume is True:                   # continue this run from its own last checkpoint
+        self.load_checkpoint(self.checkpoint_path())
+    elif resume:                         # start a new run from a checkpoint (e.g. another run's epoch k)
+        path = Path(resume)
+        own = self.run_dir is not None and self.run_dir.resolve() in path.resolve().parents
+        self.load_checkpoint(path)
+        if not own:
+            self.run_id = None
+    else:
+        seed_everything(self.config.seed)
+    if self.store is not None and self.is_main_process:
+        config = {"train": config_to_dict(self.config), **self.run_config}
+        self.run_id = self.store.start_run(self.run_name, config, seed=self.config.seed, kind=self.run_kind,
+                                           run_id=self.run_id or None, reopen=bool(resume))
+    if self.distributed:                 # every process knows the run (protocols log test metrics to it)
+        shared = [self.run_id, str(self.checkpoint_path().parent.parent)]
+        dist.broadcast_object_list(shared, src=0)
+        self.run_id, self.run_dir = shared[0], Path(shared[1])
+    for cb in self.callbacks:
+        cb.on_fit_start(self)
+    status = "failed"
+    try:
+        for epoch in tqdm(range(self.epoch, self.config.epochs), desc=self.run_name, disable=not self.show_progress):
+            for cb in self.callbacks:
+                cb.on_epoch_start(self, epoch)
+            start = time.perf_counter()
+            metrics = {f"train_{k}": v for k, v in self.train_epoch(epoch).items()}
+            metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+            metrics["seconds"] = time.perf_counter() - start
+            if self.val_data is not None and ((epoch + 1) % self.config.eval_every == 0 or epoch + 1 == self.config.epochs):
+                metrics.update({f"val_{k}": v for k, v in self.evaluate(self.val_data).items()})
+            if self.config.schedule == "plateau":
+                self.scheduler.step(metrics.get("val_loss", metrics["train_loss"]))
+            else:
+                self.scheduler.step()
+            self.epoch = epoch + 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch, metrics)
+            self.history.append({"epoch": epoch, **metrics})
             if self.store is not None and self.is_main_process:
-                self.store.finish_run(self.run_id, status)
-        for cb in self.callbacks:
-            cb.on_fit_end(self)
-        return self.history
+                self.store.log_metrics(self.run_id, epoch, metrics, split="epoch")
+            every = self.config.checkpoint_every
+            if every and self.epoch % every == 0:
+                self.save_checkpoint(self.checkpoint_path(self.epoch))
+                self.save_checkpoint(self.checkpoint_path())
+        self.save_checkpoint(self.checkpoint_path())
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if self.store is not None and self.is_main_process:
+            self.store.finish_run(self.run_id, status)
+    for cb in self.callbacks:
+        cb.on_fit_end(self)
+    return self.history
+
+# %% ../nbs/08_train.ipynb #3fae683e
+@patch
+def log_metrics(self: Trainer, metrics: dict, split: str = "test", epoch: int | None = None):
+    """Record `metrics` of this run in its store at `epoch` (default: the epochs trained so far), from rank 0 only.
+
+    Protocols log what they measure after `fit` (test metrics) through this, so that a run launched by torchrun
+    writes one row per metric, not one per process. Without a store or a recorded run it does nothing."""
+    if self.store is None or not self.run_id or not self.is_main_process:
+        return
+    self.store.log_metrics(self.run_id, self.epoch if epoch is None else int(epoch), metrics, split=split)
 
 # %% ../nbs/08_train.ipynb #9b7fe375
 @torch.no_grad()

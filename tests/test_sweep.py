@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from neuronb.store import RunStore
-from neuronb.sweep import LOCK_NAME, connect, execute_run, expand_spec, run_lock, run_status, run_sweep
+from neuronb.experiments.runs import LOCK_NAME, execute_run, expand_spec, run_lock, run_status
+from neuronb.sweep import connect, run_sweep
 
 
 def _spec(root, epochs=1, lrs=(0.1, 0.05, 0.02), seeds=(), checkpoint_every=0):
@@ -87,7 +88,7 @@ def test_killed_worker_loses_nothing_and_its_run_resumes(client, tmp_path):
     result = json.loads((Path(next(r.run_dir for r in runs if r.run_id == killed_id)) / "result.json").read_text())
     assert result["resumed"] is True and result["final_epoch"] == 3
     epochs = store.metrics(trained["run_id"][list(trained["config"].map(lambda c: c["train"]["seed"])).index(
-        runs[[r.run_id for r in runs].index(killed_id)].config["train"]["seed"])], split="epoch")["epoch"]
+        runs[[r.run_id for r in runs].index(killed_id)].config["seed"])], split="epoch")["epoch"]
     assert sorted(set(epochs)) == [0, 1, 2, 3]
 
 

@@ -21,7 +21,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                               description="Run every unfinished run of a sweep spec; finished runs are skipped.")
     p.add_argument("config", help="YAML sweep spec: protocol, base, grid, overrides, seeds (see neuronb.sweep)")
     p.add_argument("--scheduler", default=None,
-                   help="address of a running Dask scheduler (tcp://host:8786), or 'slurm' (default: a local cluster)")
+                   help="address of a running Dask scheduler (tcp://host:8786), 'slurm', or 'inline' (no Dask: one run "
+                        "after another in this process) (default: a local cluster)")
     p.add_argument("--workers", type=int, default=None,
                    help="local workers (default one per GPU, else one per CPU core), or SLURM jobs")
     p.add_argument("--threads", type=int, default=None, help="torch threads per local worker (default cores / workers)")

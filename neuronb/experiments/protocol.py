@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..core import (atomic_write_text, config_from_dict, config_to_dict, deep_update, parse_assignments,
-                          runs_dir, seed_everything)
+from ..core import (atomic_write_text, config_from_dict, config_to_dict, deep_update, load_weights_file,
+                          parse_assignments, read_yaml_file, runs_dir, seed_everything)
 from ..data import get_dataset
 from ..models import create
 from ..train import Trainer, TrainConfig
@@ -27,8 +27,8 @@ from ..train import Trainer, TrainConfig
 # %% auto #0
 __all__ = ['PRESETS', 'SYSTEM_MODULES', 'ExperimentConfig', 'Splits', 'load_splits', 'RunFolder', 'RunResult', 'default_model',
            'build_trainer', 'finish_run', 'train_run', 'Protocol', 'register_protocol', 'register_preset',
-           'get_protocol', 'list_protocols', 'list_presets', 'preset_config', 'run', 'read_config_file',
-           'config_from_sources', 'LoadedRun', 'load_state', 'load_default_model', 'load_run']
+           'get_protocol', 'list_protocols', 'list_presets', 'merge_config_values', 'preset_config', 'run',
+           'read_config_file', 'config_from_sources', 'LoadedRun', 'load_state', 'load_default_model', 'load_run']
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #cd587c54
 @dataclass
@@ -307,6 +307,15 @@ def list_presets(protocol: str) -> list[str]:
     get_protocol(protocol)
     return [p for p in PRESETS if (protocol, p) in _PRESETS]
 
+def merge_config_values(base: dict, changes: dict) -> dict:
+    """`changes` merged into the config values `base` (nested dicts merged). Naming another `dataset` (`model`) starts
+    from that dataset's (model's) own options: `base`'s `dataset_kw` (`model_kw`) are dropped unless given again."""
+    base = dict(base)
+    for name, options in (("dataset", "dataset_kw"), ("model", "model_kw")):
+        if name in changes and changes[name] != base.get(name) and options in base:
+            base[options] = {}
+    return deep_update(base, changes)
+
 def preset_config(protocol: str, preset: str, **overrides):
     "The config of `preset` for `protocol`, with `overrides` (fields; a dict for a nested config updates it)."
     get_protocol(protocol)
@@ -314,7 +323,7 @@ def preset_config(protocol: str, preset: str, **overrides):
         raise ValueError(f"protocol {protocol!r} has no preset {preset!r}; it has {list_presets(protocol)}")
     config = _PRESETS[(protocol, preset)]()
     if overrides:
-        config = type(config).from_dict(deep_update(config.to_dict(), overrides))
+        config = type(config).from_dict(merge_config_values(config.to_dict(), overrides))
     return config
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #4716722e
@@ -332,14 +341,7 @@ def run(protocol: str, config=None, store=None, run_dir: Path | str | None = Non
 # %% ../../nbs/12a_experiments_protocol.ipynb #cdcf56e9
 def read_config_file(path: Path | str, config_cls: type) -> dict:
     "The values of a YAML (or JSON) config file, translated into `config_cls`'s keys (original-repo keys included)."
-    import yaml
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path} is not valid YAML: {e}") from e
+    values = read_yaml_file(path, "config file") or {}
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of {config_cls.__name__} fields, got {type(values).__name__}")
     try:
@@ -350,14 +352,16 @@ def read_config_file(path: Path | str, config_cls: type) -> dict:
 def config_from_sources(protocol: str, preset: str | None = "quick", config_file: Path | str | None = None,
                         assignments: Sequence[str] | dict | None = None, **values):
     """The config of `protocol`: `preset`, then a config file, then `values` (fields; `None` values ignored), then
-    `assignments` (`key=value` strings with dotted keys, or a nested dict). Every value is type-checked."""
+    `assignments` (`key=value` strings with dotted keys, or a nested dict). Every value is type-checked. A source that
+    names another `dataset` (`model`) than the preset's starts from that dataset's (model's) own options: the preset's
+    `dataset_kw` (`model_kw`) are dropped unless given again."""
     proto = get_protocol(protocol)
     merged = preset_config(protocol, preset).to_dict() if preset else {}
-    if config_file:
-        merged = deep_update(merged, read_config_file(config_file, proto.config_cls))
-    merged = deep_update(merged, {k: v for k, v in values.items() if v is not None})
-    if assignments:
-        merged = deep_update(merged, assignments if isinstance(assignments, dict) else parse_assignments(assignments))
+    sources = [read_config_file(config_file, proto.config_cls) if config_file else {},
+               {k: v for k, v in values.items() if v is not None},
+               (assignments if isinstance(assignments, dict) else parse_assignments(assignments)) if assignments else {}]
+    for source in sources:
+        merged = merge_config_values(merged, source)
     return proto.build_config(merged)
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #134c2150
@@ -372,13 +376,7 @@ class LoadedRun:
 
 def load_state(path: Path | str) -> dict:
     "The model weights of a neuronb checkpoint (`weights_only=True`, on the CPU)."
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"cannot load checkpoint {path} with weights_only=True: {e}") from e
+    state = load_weights_file(path)
     if not isinstance(state, dict) or "model" not in state:
         raise ValueError(f"{path} is not a neuronb checkpoint (no 'model' weights)")
     return state["model"]

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
-import yaml
 
-from ..core import atomic_write_text, config_from_dict, config_to_dict, runs_dir
+from ..core import atomic_write_text, config_from_dict, config_to_dict, read_yaml_file, runs_dir
 from .protocol import RunResult, get_protocol
 from ..store import RunStore, default_store_path
 
@@ -67,12 +66,7 @@ def load_spec(spec: SweepSpec | dict | str | Path) -> SweepSpec:
     where, folder = "sweep spec", None
     if isinstance(spec, (str, Path)):
         path = Path(spec).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"sweep spec file not found: {path}")
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise ValueError(f"sweep spec {path} is not valid YAML: {e}") from e
+        spec = read_yaml_file(path, "sweep spec file")
         where, folder = f"sweep spec {path}", path.resolve().parent
     if not isinstance(spec, dict) or "protocol" not in spec:
         raise ValueError(f"{where}: expected a mapping with at least 'protocol' (and base, grid, overrides, seeds)")
