@@ -44,6 +44,7 @@ def default_store_path() -> Path:
     env = os.environ.get("NEURONB_STORE")
     return Path(env).expanduser() if env else _core().runs_dir() / STORE_FILE_NAME
 
+# %% ../nbs/01_store.ipynb #3a6309ff
 def check_store_path(path: Path | str) -> Path:
     "Return `path` as an absolute `Path` if it can hold a run store; raise `ValueError` naming it if not."
     path = Path(path).expanduser().absolute()
@@ -61,6 +62,7 @@ def utc_now() -> str:
     "The current time as an ISO 8601 UTC string with milliseconds."
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
+# %% ../nbs/01_store.ipynb #eacc28e7
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic): return value.item()
     if isinstance(value, np.ndarray): return value.tolist()
@@ -77,6 +79,7 @@ def to_json(value: Any, where: str = "value") -> str:
     except (TypeError, ValueError) as e:
         raise TypeError(f"{where}: {e}") from e
 
+# %% ../nbs/01_store.ipynb #07f7da88
 def _config_text(config: Any) -> str:
     if config is None: config = {}
     if not isinstance(config, dict) and not (is_dataclass(config) and not isinstance(config, type)):
@@ -172,6 +175,7 @@ def is_busy_error(error: BaseException) -> bool:
     message = str(error).lower()
     return isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message)
 
+# %% ../nbs/01_store.ipynb #b9d1d81f
 def with_retry(fn: Callable[[], Any], timeout: float = 30.0, where: str = "run store") -> Any:
     "Call `fn()`, retrying on busy/locked SQLite errors with jittered back-off for up to `timeout` s."
     start, delay = time.monotonic(), 0.005
@@ -198,79 +202,87 @@ class RunStore:
     def __repr__(self) -> str: return f"RunStore({str(self.path)!r})"
     def __reduce__(self): return (RunStore, (str(self.path), self.timeout))
 
-    @property
-    def connection(self) -> sqlite3.Connection:
-        "This thread's connection, opened on first use and re-opened after a `fork`."
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid(): return conn
-        if conn is not None: _INHERITED_CONNECTIONS.append(conn)
-        self._local.conn, self._local.pid = self._open(), os.getpid()
-        return self._local.conn
+# %% ../nbs/01_store.ipynb #a64c8bd8
+@patch(as_prop=True)
+def connection(self: RunStore) -> sqlite3.Connection:
+    "This thread's connection, opened on first use and re-opened after a `fork`."
+    conn = getattr(self._local, "conn", None)
+    if conn is not None and self._local.pid == os.getpid(): return conn
+    if conn is not None: _INHERITED_CONNECTIONS.append(conn)
+    self._local.conn, self._local.pid = self._open(), os.getpid()
+    return self._local.conn
 
-    def close(self):
-        "Close this thread's connection (the next query opens a new one)."
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.pid == os.getpid(): conn.close()
-        self._local.conn = None
+@patch
+def close(self: RunStore):
+    "Close this thread's connection (the next query opens a new one)."
+    conn = getattr(self._local, "conn", None)
+    if conn is not None and self._local.pid == os.getpid(): conn.close()
+    self._local.conn = None
 
-    def _open(self) -> sqlite3.Connection:
-        check_store_path(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = None
+# %% ../nbs/01_store.ipynb #16f82ddf
+@patch
+def _open(self: RunStore) -> sqlite3.Connection:
+    check_store_path(self.path)
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    conn = None
+    try:
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        with_retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(), self.timeout, str(self.path))
+        conn.execute("PRAGMA synchronous = NORMAL")     # durable across crashes in WAL mode, fast commits
+        conn.execute("PRAGMA foreign_keys = ON")
+        self._migrate(conn)
+    except sqlite3.DatabaseError as e:
+        if conn is not None: conn.close()
+        if is_busy_error(e): raise
+        raise ValueError(f"run store {self.path} is not a SQLite database neuronb can use ({e}); expected a "
+                         f"file written by neuronb.store or a new path") from e
+    return conn
+
+# %% ../nbs/01_store.ipynb #db8c58d7
+@patch
+def _schema_version(self: RunStore, conn: sqlite3.Connection) -> int:
+    has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if not has_table: return 0
+    return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+
+@patch
+def _migrate(self: RunStore, conn: sqlite3.Connection):
+    version = with_retry(lambda: self._schema_version(conn), self.timeout, str(self.path))
+    if version > SCHEMA_VERSION:
+        warnings.warn(f"run store {self.path} has schema version {version}, newer than this neuronb "
+                      f"({neuronb.__version__}, schema {SCHEMA_VERSION}); some columns may be ignored")
+    if version >= SCHEMA_VERSION: return
+    def apply(conn):
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
+        current = self._schema_version(conn)                # re-read under the write lock
+        for number, statements in enumerate(SCHEMA_MIGRATIONS[current:], start=current + 1):
+            for statement in statements: conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (number, utc_now()))
+    self._write(apply, conn)
+
+# %% ../nbs/01_store.ipynb #63257b4e
+@patch
+def _write(self: RunStore, fn: Callable[[sqlite3.Connection], Any], conn: sqlite3.Connection | None = None) -> Any:
+    "Run `fn(conn)` in one short `BEGIN IMMEDIATE` transaction, retried as a whole while the file is busy."
+    def attempt():
+        db = conn if conn is not None else self.connection
+        db.execute("BEGIN IMMEDIATE")
         try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            with_retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone(), self.timeout, str(self.path))
-            conn.execute("PRAGMA synchronous = NORMAL")     # durable across crashes in WAL mode, fast commits
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate(conn)
-        except sqlite3.DatabaseError as e:
-            if conn is not None: conn.close()
-            if is_busy_error(e): raise
-            raise ValueError(f"run store {self.path} is not a SQLite database neuronb can use ({e}); expected a "
-                             f"file written by neuronb.store or a new path") from e
-        return conn
+            result = fn(db)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error): db.execute("ROLLBACK")
+            raise
+        return result
+    return with_retry(attempt, self.timeout, f"run store {self.path}")
 
-    def _schema_version(self, conn: sqlite3.Connection) -> int:
-        has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
-        if not has_table: return 0
-        return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
-
-    def _migrate(self, conn: sqlite3.Connection):
-        version = with_retry(lambda: self._schema_version(conn), self.timeout, str(self.path))
-        if version > SCHEMA_VERSION:
-            warnings.warn(f"run store {self.path} has schema version {version}, newer than this neuronb "
-                          f"({neuronb.__version__}, schema {SCHEMA_VERSION}); some columns may be ignored")
-        if version >= SCHEMA_VERSION: return
-        def apply(conn):
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
-            current = self._schema_version(conn)                # re-read under the write lock
-            for number, statements in enumerate(SCHEMA_MIGRATIONS[current:], start=current + 1):
-                for statement in statements: conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version, applied) VALUES (?, ?)", (number, utc_now()))
-        self._write(apply, conn)
-
-    def _write(self, fn: Callable[[sqlite3.Connection], Any], conn: sqlite3.Connection | None = None) -> Any:
-        "Run `fn(conn)` in one short `BEGIN IMMEDIATE` transaction, retried as a whole while the file is busy."
-        def attempt():
-            db = conn if conn is not None else self.connection
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(db)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error): db.execute("ROLLBACK")
-                raise
-            return result
-        return with_retry(attempt, self.timeout, f"run store {self.path}")
-
-    def _query(self, sql: str, params: Iterable = ()) -> pd.DataFrame:
-        "Run a read-only query and return a DataFrame."
-        return with_retry(lambda: pd.read_sql_query(sql, self.connection, params=tuple(params)),
-                          self.timeout, f"run store {self.path}")
-
-
+@patch
+def _query(self: RunStore, sql: str, params: Iterable = ()) -> pd.DataFrame:
+    "Run a read-only query and return a DataFrame."
+    return with_retry(lambda: pd.read_sql_query(sql, self.connection, params=tuple(params)),
+                      self.timeout, f"run store {self.path}")
 
 # %% ../nbs/01_store.ipynb #6537b2f3
 def _runs_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -293,6 +305,7 @@ def config_matches(config: dict, match: dict) -> bool:
     wanted = json.loads(to_json(match, "config_match"))
     return all(_config_lookup(config, key) == value for key, value in wanted.items())
 
+# %% ../nbs/01_store.ipynb #57115c2e
 _RUN_COLUMNS = "run_id, name, kind, status, seed, config, started, ended, host, package_version, git_commit, notes"
 
 @patch
@@ -323,6 +336,7 @@ def start_run(self: RunStore, name: str, config: dict | Any = None, seed: int | 
         return new_id
     return self._write(write)
 
+# %% ../nbs/01_store.ipynb #bf78f526
 @patch
 def finish_run(self: RunStore, run_id: str, status: str = "finished", notes: str | None = None):
     "Mark a run `finished`, `failed` or `interrupted` (or back to `running`) and stamp its end time."
@@ -334,6 +348,7 @@ def finish_run(self: RunStore, run_id: str, status: str = "finished", notes: str
         if cursor.rowcount == 0: raise KeyError(f"no run {run_id!r} in run store {self.path}")
     self._write(write)
 
+# %% ../nbs/01_store.ipynb #6f4e4ad0
 @patch
 def get_run(self: RunStore, run_id: str) -> dict:
     "One run as a dict, its config parsed."
@@ -344,6 +359,7 @@ def get_run(self: RunStore, run_id: str) -> dict:
     row["seed"] = None if pd.isna(row["seed"]) else int(row["seed"])
     return row
 
+# %% ../nbs/01_store.ipynb #0eee2a87
 @patch
 def find_runs(self: RunStore, name: str | None = None, kind: str | None = None, status: str | Iterable[str] | None = None,
               config_match: dict | None = None) -> pd.DataFrame:
@@ -359,6 +375,7 @@ def find_runs(self: RunStore, name: str | None = None, kind: str | None = None, 
         df = df[[config_matches(config, config_match) for config in df["config"]]].reset_index(drop=True)
     return df
 
+# %% ../nbs/01_store.ipynb #0cc84e50
 @patch
 def runs(self: RunStore) -> pd.DataFrame:
     "Every run, oldest first."
@@ -408,6 +425,7 @@ def log_metrics(self: RunStore, run_id: str, epoch: int, metrics: dict[str, floa
             raise KeyError(f"no run {run_id!r} in run store {self.path}; call start_run first") from e
     self._write(write)
 
+# %% ../nbs/01_store.ipynb #8bfe96f3
 @patch
 def metrics(self: RunStore, run_id: str | Iterable[str] | None = None, wide: bool = True,
             split: str | None = None) -> pd.DataFrame:
@@ -453,6 +471,7 @@ def add_score(self: RunStore, model: str, benchmark: str, score: float, layer: s
             raise KeyError(f"no run {run_id!r} in run store {self.path}") from e
     return self._write(write)
 
+# %% ../nbs/01_store.ipynb #f7690e74
 @patch
 def scores(self: RunStore, **filters) -> pd.DataFrame:
     "Scores whose columns equal the given values (a list/tuple/set: any of them; None: missing)."
@@ -473,6 +492,7 @@ def scores(self: RunStore, **filters) -> pd.DataFrame:
     df["extra"] = [json.loads(text) for text in df["extra"]]
     return df
 
+# %% ../nbs/01_store.ipynb #80be74b0
 @patch
 def raw_scores(self: RunStore) -> pd.DataFrame:
     "The `raw_scores` view: the columns of the original wiring-up-vision `scores.sqlite` table."
@@ -531,12 +551,14 @@ def add_artifact(self: RunStore, run_id: str, path: Path | str, kind: str = "che
     self._write(write)
     return digest
 
+# %% ../nbs/01_store.ipynb #8a84195b
 @patch
 def artifacts(self: RunStore, run_id: str | None = None) -> pd.DataFrame:
     "Artifacts of one run (or all), oldest first."
     sql = "SELECT run_id, kind, path, sha256, bytes, created FROM artifacts"
     return self._query(sql + (" WHERE run_id = ?" if run_id else "") + " ORDER BY created, id", (run_id,) if run_id else ())
 
+# %% ../nbs/01_store.ipynb #566b0688
 @patch
 def verify_artifact(self: RunStore, path: Path | str) -> bool:
     "True if the file at `path` still has the checksum last recorded for it; False if changed or missing."

@@ -57,6 +57,7 @@ def spatial_mean(x: torch.Tensor) -> torch.Tensor:
         return x.float().reshape(len(x), -1)
     return x.float().mean(dim=tuple(range(2, x.ndim)))
 
+# %% ../../nbs/09_features.ipynb #c66fe267
 class GaussianProjection:
     """`x (n, dim) -> x @ P` with `P (dim, n_components)` i.i.d. `N(0, 1/n_components)`: a fixed, seeded random projection.
 
@@ -141,6 +142,7 @@ def collect_layer_calls(recorders: dict[str, _LayerRecorder]) -> dict[str, Any]:
         recorder.calls = []
     return collected
 
+# %% ../../nbs/09_features.ipynb #49bec0d8
 @contextlib.contextmanager
 def hooked_layers(model: nn.Module, resolved: dict[str, str], transform: Callable[[str, int, torch.Tensor], Any]):
     "Model in eval mode with one recorder per layer; hooks removed and training mode restored afterwards."
@@ -184,6 +186,7 @@ def _images_of(item: Any) -> torch.Tensor:
         return item[0]
     raise TypeError(f"each batch must be an image tensor or an (images, labels, ...) tuple, got {type(item).__name__}")
 
+# %% ../../nbs/09_features.ipynb #127853b8
 def prepare_batch(images: Any, device: torch.device, preprocess: Callable | None) -> torch.Tensor:
     if not isinstance(images, torch.Tensor):
         raise TypeError(f"expected a batch of images as a tensor, got {type(images).__name__}")
@@ -198,6 +201,7 @@ def prepare_batch(images: Any, device: torch.device, preprocess: Callable | None
         raise TypeError(f"preprocess must return a floating-point tensor, got {getattr(x, 'dtype', type(x).__name__)}")
     return x
 
+# %% ../../nbs/09_features.ipynb #0de0356d
 class _MemorySink:
     "Features held in RAM: one preallocated float32 tensor per output when N is known, else a list of batches."
     def __init__(self, n_total: int | None):
@@ -219,6 +223,7 @@ class _MemorySink:
     def result(self) -> dict[str, torch.Tensor]:
         return dict(self.tensors)
 
+# %% ../../nbs/09_features.ipynb #8df864be
 class _NpySink:
     """Features streamed to `out_dir/<name>.npy`, each written to a temporary file and renamed when complete.
 
@@ -270,6 +275,28 @@ def model_device(model: nn.Module) -> torch.device | None:
     first = next(model.parameters(), None)
     return first.device if first is not None else None
 
+# %% ../../nbs/09_features.ipynb #516a8532
+def _output_reducer(reduce: str, n_components: int, seed: int, projection_cache_mb: float
+                    ) -> Callable[[str, int, torch.Tensor], torch.Tensor]:
+    "The hook transform of `extract_features`: `(module name, call, output) -> (N, features)` float32 on the CPU."
+    projections: dict[tuple[str, int], GaussianProjection] = {}
+
+    def reduce_output(name: str, call: int, output: torch.Tensor) -> torch.Tensor:
+        output = output.detach()
+        if reduce == "avgpool":
+            values = spatial_mean(output)
+        else:
+            values = output.reshape(len(output), -1)
+            if reduce == "random_projection" and values.shape[1] > n_components:
+                if (name, call) not in projections:
+                    projections[name, call] = GaussianProjection(values.shape[1], n_components, seed, f"{name}:{call}",
+                                                                 int(projection_cache_mb * 2**20))
+                values = projections[name, call](values)
+        return values.to("cpu", torch.float32, copy=True)  # a copy: later in-place ops cannot change it
+
+    return reduce_output
+
+# %% ../../nbs/09_features.ipynb #779b74cc
 def extract_features(model: nn.Module, data: Any, layers: str | Sequence[str] | Mapping[str, str],
                      batch_size: int = 256, device: torch.device | str | None = None,
                      preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None, reduce: str = "none",
@@ -298,20 +325,7 @@ def extract_features(model: nn.Module, data: Any, layers: str | Sequence[str] | 
     device = get_device(device)
     precision = resolve_precision(precision, device)
     batches, n_total = _image_batches(data, batch_size)
-    projections: dict[tuple[str, int], GaussianProjection] = {}
-
-    def reduce_output(name: str, call: int, output: torch.Tensor) -> torch.Tensor:
-        output = output.detach()
-        if reduce == "avgpool":
-            values = spatial_mean(output)
-        else:
-            values = output.reshape(len(output), -1)
-            if reduce == "random_projection" and values.shape[1] > n_components:
-                if (name, call) not in projections:
-                    projections[name, call] = GaussianProjection(values.shape[1], n_components, seed, f"{name}:{call}",
-                                                                 int(projection_cache_mb * 2**20))
-                values = projections[name, call](values)
-        return values.to("cpu", torch.float32, copy=True)  # a copy: later in-place ops cannot change it
+    reduce_output = _output_reducer(reduce, n_components, seed, projection_cache_mb)
 
     home = model_device(model)
     model.to(device)

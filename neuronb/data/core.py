@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 from PIL import Image
 
 from ..core import Registry, atomic_path, atomic_write_text, data_dir, file_sha256
@@ -50,73 +51,6 @@ class ImageSet(torch.utils.data.Dataset):
     def __getitem__(self, i: int):
         return self.images[i], {k: int(v[i]) for k, v in self.labels.items()}
 
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(self.images.shape[1:])
-
-    def num_classes(self, key: str) -> int:
-        "Number of classes of label `key` (from the class names when known, else max + 1)."
-        if key in self.classes:
-            return len(self.classes[key])
-        return int(self.labels[key].max()) + 1 if len(self) else 0
-
-    def subset(self, index: Sequence[int] | torch.Tensor, split: str | None = None) -> "ImageSet":
-        "A new ImageSet holding the items at `index` (tensors are indexed, not copied item by item)."
-        index = torch.as_tensor(index, dtype=torch.int64)
-        return ImageSet(self.images[index], {k: v[index] for k, v in self.labels.items()}, dict(self.classes),
-                        self.name, split if split is not None else self.split, dict(self.meta))
-
-    def split_off(self, fraction: float, seed: int = 0, stratify: str | None = None) -> tuple["ImageSet", "ImageSet"]:
-        """Split into `(rest, held_out)` with `fraction` of the items held out, seeded.
-
-        With `stratify`, every class of that label contributes the same fraction (validation sets
-        are held out of train this way, never taken from test)."""
-        if not 0 < fraction < 1:
-            raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-        g = torch.Generator().manual_seed(seed)
-        if stratify is None:
-            perm = torch.randperm(len(self), generator=g)
-            k = int(round(fraction * len(self)))
-            held, rest = perm[:k], perm[k:]
-        else:
-            held, rest = [], []
-            lab = self.labels[stratify]
-            for c in torch.unique(lab):
-                idx = torch.nonzero(lab == c).flatten()
-                idx = idx[torch.randperm(len(idx), generator=g)]
-                k = int(round(fraction * len(idx)))
-                held.append(idx[:k]); rest.append(idx[k:])
-            held, rest = torch.cat(held).sort().values, torch.cat(rest).sort().values
-        return self.subset(rest, self.split), self.subset(held, f"{self.split}-heldout")
-
-    def batches(self, batch_size: int, shuffle: bool = False, device: torch.device | str = "cpu",
-                generator: torch.Generator | None = None, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, dict]]:
-        "Yield `(uint8 images, {label: int64})` batches on `device`; the fast path of the training engine."
-        n = len(self)
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        stop = n - (n % batch_size) if drop_last else n
-        for start in range(0, stop, batch_size):
-            idx = order[start:start + batch_size]
-            yield (self.images[idx].to(device, non_blocking=True),
-                   {k: v[idx].to(device, non_blocking=True) for k, v in self.labels.items()})
-
-    def to_pil(self, i: int) -> Image.Image:
-        "Item `i` as a PIL image (for display and for writers of on-disk formats)."
-        arr = self.images[i].permute(1, 2, 0).numpy()
-        return Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
-
-    def save(self, path: Path | str) -> Path:
-        "Save as a compressed NPZ (images, one array per label, class names as JSON), atomically."
-        path = Path(path)
-        arrays = {"images": self.images.numpy()}
-        arrays.update({f"label_{k}": v.numpy() for k, v in self.labels.items()})
-        arrays["info"] = np.frombuffer(json.dumps({"classes": self.classes, "name": self.name,
-                                                  "split": self.split, "meta": self.meta}).encode(), dtype=np.uint8)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)
-        return path
-
     @classmethod
     def load(cls, path: Path | str) -> "ImageSet":
         "Load an ImageSet saved by `save` (plain NPZ, no pickle)."
@@ -131,6 +65,83 @@ class ImageSet(torch.utils.data.Dataset):
         except (KeyError, ValueError, OSError) as e:
             raise ValueError(f"{path} is not a neuronb ImageSet NPZ (expected arrays 'images', 'info', 'label_*'): {e}") from e
         return cls(images, labels, info["classes"], info["name"], info["split"], info.get("meta", {}))
+
+# %% ../../nbs/02_data_core.ipynb #470b2abb
+@patch(as_prop=True)
+def image_shape(self: ImageSet) -> tuple[int, int, int]:
+    return tuple(self.images.shape[1:])
+
+@patch
+def num_classes(self: ImageSet, key: str) -> int:
+    "Number of classes of label `key` (from the class names when known, else max + 1)."
+    if key in self.classes:
+        return len(self.classes[key])
+    return int(self.labels[key].max()) + 1 if len(self) else 0
+
+# %% ../../nbs/02_data_core.ipynb #f93f0ab4
+@patch
+def subset(self: ImageSet, index: Sequence[int] | torch.Tensor, split: str | None = None) -> "ImageSet":
+    "A new ImageSet holding the items at `index` (tensors are indexed, not copied item by item)."
+    index = torch.as_tensor(index, dtype=torch.int64)
+    return ImageSet(self.images[index], {k: v[index] for k, v in self.labels.items()}, dict(self.classes),
+                    self.name, split if split is not None else self.split, dict(self.meta))
+
+@patch
+def split_off(self: ImageSet, fraction: float, seed: int = 0, stratify: str | None = None) -> tuple["ImageSet", "ImageSet"]:
+    """Split into `(rest, held_out)` with `fraction` of the items held out, seeded.
+
+    With `stratify`, every class of that label contributes the same fraction (validation sets
+    are held out of train this way, never taken from test)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    g = torch.Generator().manual_seed(seed)
+    if stratify is None:
+        perm = torch.randperm(len(self), generator=g)
+        k = int(round(fraction * len(self)))
+        held, rest = perm[:k], perm[k:]
+    else:
+        held, rest = [], []
+        lab = self.labels[stratify]
+        for c in torch.unique(lab):
+            idx = torch.nonzero(lab == c).flatten()
+            idx = idx[torch.randperm(len(idx), generator=g)]
+            k = int(round(fraction * len(idx)))
+            held.append(idx[:k]); rest.append(idx[k:])
+        held, rest = torch.cat(held).sort().values, torch.cat(rest).sort().values
+    return self.subset(rest, self.split), self.subset(held, f"{self.split}-heldout")
+
+# %% ../../nbs/02_data_core.ipynb #a95009f5
+@patch
+def batches(self: ImageSet, batch_size: int, shuffle: bool = False, device: torch.device | str = "cpu",
+            generator: torch.Generator | None = None, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, dict]]:
+    "Yield `(uint8 images, {label: int64})` batches on `device`; the fast path of the training engine."
+    n = len(self)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    stop = n - (n % batch_size) if drop_last else n
+    for start in range(0, stop, batch_size):
+        idx = order[start:start + batch_size]
+        yield (self.images[idx].to(device, non_blocking=True),
+               {k: v[idx].to(device, non_blocking=True) for k, v in self.labels.items()})
+
+# %% ../../nbs/02_data_core.ipynb #5140c71f
+@patch
+def to_pil(self: ImageSet, i: int) -> Image.Image:
+    "Item `i` as a PIL image (for display and for writers of on-disk formats)."
+    arr = self.images[i].permute(1, 2, 0).numpy()
+    return Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
+
+@patch
+def save(self: ImageSet, path: Path | str) -> Path:
+    "Save as a compressed NPZ (images, one array per label, class names as JSON), atomically."
+    path = Path(path)
+    arrays = {"images": self.images.numpy()}
+    arrays.update({f"label_{k}": v.numpy() for k, v in self.labels.items()})
+    arrays["info"] = np.frombuffer(json.dumps({"classes": self.classes, "name": self.name,
+                                              "split": self.split, "meta": self.meta}).encode(), dtype=np.uint8)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    return path
 
 # %% ../../nbs/02_data_core.ipynb #62e642ca
 def read_image(path: Path | str, size: int | tuple[int, int] | None = None, mode: str = "RGB") -> torch.Tensor:
@@ -152,6 +163,7 @@ def read_image(path: Path | str, size: int | tuple[int, int] | None = None, mode
         arr = arr[..., None]
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
+# %% ../../nbs/02_data_core.ipynb #6d637cb6
 class FileImageDataset(torch.utils.data.Dataset):
     "Images read lazily from files, with integer labels; items are `(uint8 CHW, {label: int})`."
     def __init__(self, files: Sequence[Path | str], labels: dict[str, Sequence[int]], classes: dict[str, list[str]] | None = None,
@@ -191,10 +203,12 @@ def register_dataset(name: str) -> Callable:
     "Decorator registering a dataset builder `fn(split, root=None, **kw)` under `name`."
     return DATASETS.register(name)
 
+# %% ../../nbs/02_data_core.ipynb #ac24172f
 def list_datasets() -> list[str]:
     "Names accepted by `get_dataset`."
     return DATASETS.names()
 
+# %% ../../nbs/02_data_core.ipynb #2e73ddb3
 def get_dataset(name: str, split: str = "train", root: Path | str | None = None, **kw):
     "Build dataset `name` for `split` (an ImageSet, or a FileImageDataset for streaming readers)."
     return DATASETS.get(name)(split, root=None if root is None else Path(root), **kw)

@@ -90,6 +90,7 @@ def gaussian_filter(x: torch.Tensor, sigma, truncate: float = 4.0, mode: str = "
         out = _filter2d(out, kernel[:, None] if axis == 2 else kernel[None, :], mode)
     return out
 
+# %% ../../nbs/36_data_corruptions.ipynb #774ce847
 def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
     "ImageNet-C's anti-aliased disk (a defocused point), normalised to sum 1."
     half = 8 if radius <= 8 else int(math.ceil(radius))
@@ -100,6 +101,7 @@ def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
     size = 3 if radius <= 8 else 5
     return torch.from_numpy(cv2.GaussianBlur(disk, ksize=(size, size), sigmaX=alias_blur))
 
+# %% ../../nbs/36_data_corruptions.ipynb #51943847
 def motion_blur_streak(x: torch.Tensor, radius: int, sigma: float, angle_degrees: torch.Tensor) -> torch.Tensor:
     """ImageNet-C's motion blur (ImageMagick's): a one-sided Gaussian streak of `2 radius + 1` taps along
     `angle_degrees` (one angle per sample), edges replicated; taps leaving the image are dropped.
@@ -126,6 +128,7 @@ def motion_blur_streak(x: torch.Tensor, radius: int, sigma: float, angle_degrees
     full = torch.fft.irfft2(spectrum, s=shape)
     return full[..., 2 * pad:2 * pad + height, 2 * pad:2 * pad + width_px].to(x.dtype)
 
+# %% ../../nbs/36_data_corruptions.ipynb #4251b77e
 def clipped_zoom(x: torch.Tensor, zoom: float) -> torch.Tensor:
     "Zoom into the centre by `zoom` >= 1 keeping the size (the central 1/zoom crop, bilinearly enlarged)."
     height, width = x.shape[-2:]
@@ -162,6 +165,7 @@ def plasma_fractal(n: int, map_size: int, decay: float, generator: torch.Generat
     high = heights.amax((1, 2), keepdim=True)
     return (heights - low) / (high - low).clamp_min(1e-12)
 
+# %% ../../nbs/36_data_corruptions.ipynb #59ea6dc9
 def frost_texture(n: int, height: int, width: int, channels: int = 3, generator: torch.Generator | None = None,
                   device="cpu") -> torch.Tensor:
     """`n` procedural frost layers `(n, channels, height, width)` in [0, 1] (replaces ImageNet-C's frost photos).
@@ -207,6 +211,7 @@ def _impulse_noise(x, c, scale, generator):
     salt = _rand(x.shape, generator, x.device) < 0.5
     return torch.where(hit, salt.to(x.dtype), x)
 
+# %% ../../nbs/36_data_corruptions.ipynb #9e8c2aff
 def _defocus_blur(x, c, scale, generator):
     return _filter2d(x, disk_kernel(max(c[0] * scale, 0.5), c[1]).to(x.device))
 
@@ -235,6 +240,7 @@ def _zoom_blur(x, c, scale, generator):
         out += clipped_zoom(x, float(zoom))
     return out / (len(c) + 1)
 
+# %% ../../nbs/36_data_corruptions.ipynb #37ff1928
 def _snow(x, c, scale, generator):
     n, _, height, width = x.shape
     flakes = c[0] + c[1] * _rand((n, 1, height, width), generator, x.device, normal=True)
@@ -257,6 +263,7 @@ def _fog(x, c, scale, generator):
     fog = plasma_fractal(n, size, c[1], generator, x.device)[:, None, :height, :width]
     return (x + c[0] * fog) * top / (top + c[0])
 
+# %% ../../nbs/36_data_corruptions.ipynb #19b8fa9b
 def _brightness(x, c, scale, generator):
     if x.shape[1] == 1:
         return x + c

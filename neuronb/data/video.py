@@ -52,6 +52,7 @@ def video_codec() -> tuple[str, str]:
                 return fourcc, suffix
     raise RuntimeError(f"OpenCV {cv2.__version__} can write none of the codecs {[c for c, _ in CODECS]}")
 
+# %% ../../nbs/05_data_video.ipynb #a2507d8b
 def write_video(path: Path | str, frames: np.ndarray, fps: float, fourcc: str | None = None) -> Path:
     "Write RGB uint8 frames `(T, H, W, 3)` to `path` at `fps` (fourcc from `video_codec()` unless given), atomically."
     path = Path(path)
@@ -91,6 +92,7 @@ def source_index(i: int, fps: float, native_fps: float) -> int:
     "Index of the source frame nearest to time `i / fps` in a video recorded at `native_fps`."
     return int(math.floor(i * native_fps / fps + 0.5 + 1e-9))
 
+# %% ../../nbs/05_data_video.ipynb #5f2fe672
 def read_video(path: Path | str, fps: float | None = None, size: int | tuple[int, int] | None = None,
                max_frames: int | None = None) -> tuple[torch.Tensor, float]:
     """Read a video file with OpenCV as uint8 RGB `(T, 3, H, W)`; return `(frames, native_fps)`.
@@ -144,6 +146,7 @@ def _ou_path(rng: np.random.Generator, n: int, dt: float, tau: float, sigma: flo
         out[t] = a * out[t - 1] + noise[t]
     return out
 
+# %% ../../nbs/05_data_video.ipynb #ed17cf16
 def _headcam_canvas(rng: np.random.Generator, size: int) -> tuple[np.ndarray, list[str]]:
     photos = load_photos()
     names = [list(photos)[k] for k in rng.choice(len(photos), size=6, replace=False)]
@@ -157,6 +160,7 @@ def _headcam_canvas(rng: np.random.Generator, size: int) -> tuple[np.ndarray, li
         squares.append(cv2.resize(img[top:top + s, left:left + s], (tile, tile), interpolation=cv2.INTER_AREA))
     return np.concatenate([np.concatenate(squares[:3], 1), np.concatenate(squares[3:], 1)], 0), names
 
+# %% ../../nbs/05_data_video.ipynb #9bd15f6d
 def _camera_path(rng: np.random.Generator, n: int, fps: float, size: int, canvas_hw: tuple[int, int],
                  dwell_s: float = 4.0) -> np.ndarray:
     "Per frame `(centre_x, centre_y, view_width, roll_degrees)` in canvas pixels: dwell on a spot, turn, dwell again."
@@ -182,6 +186,7 @@ def _camera_path(rng: np.random.Generator, n: int, fps: float, size: int, canvas
         centre[t] = np.clip(gaze + drift[t], half, [width - half, height - half])
     return np.concatenate([centre, view[:, None], roll[:, None]], 1)
 
+# %% ../../nbs/05_data_video.ipynb #62c97772
 def _object_tracks(rng: np.random.Generator, seconds: float, size: int) -> list[dict]:
     tracks = []
     for _ in range(1 + rng.poisson(seconds / 4)):
@@ -201,6 +206,7 @@ def _object_tracks(rng: np.random.Generator, seconds: float, size: int) -> list[
                        "sprite_seed": int(rng.integers(2**31))})
     return tracks
 
+# %% ../../nbs/05_data_video.ipynb #20072c98
 def render_headcam(seconds: float = 20, fps: float = 10, size: int = 128, seed: int = 0,
                    dwell_s: float = 4.0) -> tuple[np.ndarray, dict]:
     """Render one synthetic headcam clip: RGB uint8 frames `(T, size, size, 3)` and a JSON-ready description.
