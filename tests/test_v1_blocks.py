@@ -119,22 +119,48 @@ def test_v1_models_flags_and_no_shared_state(one_thread):
 
 def test_cli_train_finetune_robustness(isolated, one_thread):
     from neuronb.cli import main
-    from neuronb.experiments.v1 import load_v1_model
-    tiny = ["--set", "model_kw={width: 0.0625}", "--set", "dataset_kw={image_size: 64, n_per_class: 3}",
+    from neuronb.experiments.protocol import load_run
+    tiny = ["--preset", "tiny", "--set", "model_kw={width: 0.0625}", "--set", "dataset_kw={image_size: 64, n_per_class: 3}",
             "--set", "train.batch_size=32", "--epochs", "1", "--store", str(isolated / "s.sqlite")]
     source, tuned = isolated / "cm", isolated / "cm-ft"
     assert main(["v1", "train", "--model", "v1_resnet50_cortical_magnification", "--run-dir", str(source), *tiny]) == 0
     assert main(["v1", "train", "--finetune-from", str(source), "--set", "label=fine", "--set", "train.lr=1.0",
                  "--run-dir", str(tuned), *tiny]) == 0
-    _, before = load_v1_model(source)
-    config, after = load_v1_model(tuned)
-    assert config.model == "v1_resnet50_cortical_magnification" and after.fc.out_features == 20
-    state = after.state_dict()
+    before, after = load_run(source).model, load_run(tuned)
+    assert after.protocol == "v1.train" and after.config.model == "v1_resnet50_cortical_magnification"
+    assert after.model.fc.out_features == 20 and after.result["test_acc"] >= 0
+    state = after.model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in before.state_dict().items() if not k.startswith("fc."))
     assert main(["v1", "robustness", "--run-dir", str(tuned), "--corruptions", "gaussian_noise", "--severities", "1",
-                 "--store", str(isolated / "s.sqlite")]) == 0
+                 "--preset", "tiny", "--store", str(isolated / "s.sqlite")]) == 0
     csv = (tuned / "tinyimagenetc_results.csv").read_text().splitlines()
     assert csv[0] == "corruption_type,difficulty,valid_acc" and csv[1].startswith("gaussian_noise,1,")
-    assert main(["v1", "properties", "--run-dir", str(source), "--store", str(isolated / "s.sqlite")]) == 0
+    assert load_run(tuned / "robustness", model=False).protocol == "v1.robustness"
+    assert main(["v1", "properties", "--run-dir", str(source), "--preset", "tiny", "--store", str(isolated / "s.sqlite")]) == 0
     scores = (source / "v1_scores.csv").read_text()
     assert "preferred_orientation" in scores and "unavailable" in scores
+    assert main(["v1", "robustness", "--preset", "tiny"]) == 2          # no trained run named: one line, exit 2
+
+
+def test_example_sweep_spec_runs_at_tiny_size(isolated, one_thread):
+    "examples/v1.yaml expands to its grid x seeds; at the tiny preset (and tinier data) every run finishes and is recorded."
+    from dataclasses import replace
+    from pathlib import Path
+    from neuronb.experiments.protocol import load_run
+    from neuronb.experiments.runs import expand_spec, load_spec, read_sweep, run_inline
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "v1.yaml")
+    assert spec.protocol == "v1.train" and spec.preset == "quick"
+    quick = expand_spec(spec)
+    assert len(quick) == 4 and {r.config["model_kw"]["width"] for r in quick} == {0.125}
+    assert {(r.params["model"], r.params["seed"]) for r in quick} == {(m, s) for m in spec.grid["model"] for s in (0, 1)}
+    spec = replace(spec, preset="tiny", root=str(isolated / "sweep"), store=str(isolated / "sweep.sqlite"),
+                   base={"model_kw": {"width": 0.0625}, "dataset_kw": {"image_size": 64, "n_per_class": 3},
+                         "train": {"batch_size": 32}})
+    runs = expand_spec(spec)
+    assert [r.params for r in runs] == [r.params for r in quick] and all(r.config["train"]["epochs"] == 1 for r in runs)
+    table = run_inline(spec)
+    assert list(table.status) == ["finished"] * 4 and table.test_acc.between(0, 1).all()
+    assert table.train_seconds.gt(0).all()
+    assert read_sweep(spec).run_id.tolist() == table.run_id.tolist()       # recorded in the store
+    loaded = load_run(table.run_dir[1])
+    assert loaded.config.seed == table.seed[1] and loaded.result["test_acc"] == table.test_acc[1]

@@ -131,20 +131,20 @@ def test_user_texture_data_round_trip_scores_near_one(tmp_path):
 
 
 def test_cli_properties_include_textures_and_user_data(isolated):
-    from neuronb.experiments import v1
+    from neuronb.experiments.protocol import run
     run_dir = isolated / "run"
-    config = v1.v1_preset("quick", "v1_resnet50", model_kw={"width": 0.0625}, dataset_kw={"image_size": 64, "n_per_class": 4},
-                          train={"epochs": 1, "batch_size": 32}, n_bootstrap=20, texture_samples=2)
-    v1.train_v1(config, run_dir=run_dir)
+    run("v1.train", preset="tiny", model_kw={"width": 0.0625}, dataset_kw={"image_size": 64, "n_per_class": 4},
+        train={"epochs": 1, "batch_size": 32}, run_dir=run_dir)
     with pytest.raises(FileNotFoundError, match="none.json"):
-        v1.v1_properties(run_dir, user_data=isolated / "none.json")
+        run("v1.properties", preset="tiny", source_run=str(run_dir), user_data=str(isolated / "none.json"))
     cells = isolated / "cells.json"
     cells.write_text(json.dumps({"texture_modulation_index": np.linspace(-0.3, 0.5, 40).tolist()}))
     # the user's own stimuli (here: 3 photo families, 3 samples, as an NPZ) replace the offline ones
     own = photo_textures(VisualField(64, 8.0), n_samples=3, families=["brick", "grass", "petals"], seed=9)
     np.savez(isolated / "stimuli.npz", textures=own.textures.numpy(), noise=own.noise.numpy(), families=np.array(own.families))
     out = run_cli("v1", "properties", "--run-dir", run_dir, "--user-data", cells, "--store", isolated / "s.sqlite",
-                  "--texture-stimuli", isolated / "stimuli.npz")
+                  "--texture-stimuli", isolated / "stimuli.npz", "--preset", "tiny", "--set", "n_bootstrap=20",
+                  "--set", "texture_samples=2")
     assert out.returncode == 0, out.stderr
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.strip()}
     assert rows["texture_modulation_index"][-1] == "ok" and 0 <= float(rows["texture_modulation_index"][-2]) <= 1

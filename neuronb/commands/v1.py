@@ -8,24 +8,36 @@ from __future__ import annotations
 import argparse
 import json
 
-import yaml
-
-from ..core import deep_update, parse_assignments
+from ..cli import _print_table, add_config_arguments, config_from_cli, open_store, result_json
 
 # %% auto #0
 __all__ = ['run', 'add_parser']
 
+# %% ../../nbs/39b_v1_cli.ipynb #8fcdfb05
+def _train_config(args):
+    "The `v1.train` config of the parsed arguments."
+    from neuronb.experiments.protocol import preset_config
+    values = dict(model=args.model, dataset=args.dataset, root=args.root, finetune_from=args.finetune_from,
+                  name=args.name or (f"v1-{args.model}" if args.model else None),
+                  train={k: v for k, v in {"epochs": args.epochs, "device": args.device}.items() if v is not None})
+    if args.model and not args.config:       # every V1 variant shares the preset's options (its width)
+        values["model_kw"] = preset_config("v1.train", args.preset).model_kw
+    return config_from_cli("v1.train", args, **values)
+
+def _measure_config(args):
+    "The `v1.robustness` / `v1.properties` config: the trained run is `--source-run`, else `--run-dir`."
+    values = dict(source_run=args.source_run or args.run_dir, device=args.device)
+    if args.action == "robustness":
+        values.update(corruptions=args.corruptions, severities=args.severities)
+    else:
+        values.update(property_layer=args.layer, user_data=args.user_data, texture_stimuli=args.texture_stimuli,
+                      textures=True if args.texture_stimuli else None)
+    config = config_from_cli(f"v1.{args.action}", args, **values)
+    if not config.source_run:
+        raise ValueError(f"{args.action} needs --run-dir (or --source-run): the folder of a trained v1.train run")
+    return config
+
 # %% ../../nbs/39b_v1_cli.ipynb #bd212228
-def _print_table(df) -> None:
-    import pandas as pd
-    with pd.option_context("display.max_rows", 200, "display.width", 200):
-        print(df.to_string(index=False) if len(df) else "(empty)")
-
-def _store(path):
-    from neuronb.store import RunStore
-    from neuronb.core import runs_dir
-    return RunStore(path or runs_dir() / "neuronb.sqlite")
-
 def run(args) -> int:
     "Run one `neuronb v1` action; returns the exit code."
     if args.action == "models":
@@ -33,57 +45,39 @@ def run(args) -> int:
         for variant, flags in V1_VARIANTS.items():
             print(f"v1_resnet50_{variant:<24} {flags or 'no V1 component'}")
         return 0
-    from neuronb.experiments import v1
+    from neuronb.experiments.protocol import run as run_protocol
     if args.action == "train":
-        overrides = parse_assignments(args.set)
-        if args.finetune_from:
-            overrides["finetune_from"] = args.finetune_from
-        if args.name:
-            overrides["name"] = args.name
-        if args.root:
-            overrides["root"] = args.root
-        if args.dataset:
-            overrides["dataset"] = args.dataset
-        if args.epochs is not None:
-            overrides.setdefault("train", {})["epochs"] = args.epochs
-        try:
-            config = v1.v1_preset(args.preset, args.model, **overrides)
-        except TypeError as e:
-            raise SystemExit(f"neuronb v1 train: bad --set key: {e}") from None
-        out = v1.train_v1(config, store=_store(args.store), run_dir=args.run_dir, resume=args.resume)
-        print(json.dumps({"run_id": out["run_id"], "run_dir": str(out["run_dir"]), "model": config.model,
-                          "epochs": out["trainer"].epoch, "test": out["test"]}, indent=1, default=float))
+        result = run_protocol("v1.train", _train_config(args), store=open_store(args.store), run_dir=args.run_dir,
+                              resume=args.resume)
+        print(result_json(result))
         return 0
-    if not args.run_dir:
-        raise SystemExit(f"neuronb v1 {args.action} needs --run-dir of a trained run")
+    config = _measure_config(args)
+    result = run_protocol(f"v1.{args.action}", config, store=open_store(args.store),
+                          run_dir=args.run_dir if args.source_run else None)
+    scalars = {k: v for k, v in result.values.items() if not isinstance(v, dict)}
     if args.action == "robustness":
-        out = v1.v1_robustness(args.run_dir, store=_store(args.store), device=args.device,
-                               corruptions=args.corruptions, severities=args.severities)
-        _print_table(out["table"])
-        summary = {k: v for k, v in out["summary"].items() if not isinstance(v, dict)}
-        print(json.dumps({**summary, "csv": str(out["csv"]), "original_csv": str(out["original_csv"])}, indent=1, default=float))
-        return 0
-    out = v1.v1_properties(args.run_dir, store=_store(args.store), device=args.device, layer=args.layer,
-                           user_data=args.user_data, texture_stimuli=args.texture_stimuli)
-    _print_table(out["scores"][["property", "group", "n_units", "similarity", "ceiling", "score", "status"]])
-    print(json.dumps({k: v for k, v in out["v1_score"].items()}, indent=1, default=float))
+        _print_table(result.table)
+    else:
+        _print_table(result.tables["scores"][["property", "group", "n_units", "similarity", "ceiling", "score", "status"]])
+        scalars = {k: v for k, v in result.values.items() if not k.startswith("score_")}
+    print(json.dumps({**scalars, "run_dir": str(result.folder.path)}, indent=1, default=float))
     return 0
 
+# %% ../../nbs/39b_v1_cli.ipynb #005023df
 def add_parser(subparsers) -> argparse.ArgumentParser:
     "Add the `v1` subcommand to the `neuronb` command's subparsers."
     p = subparsers.add_parser("v1", help="V1 constraints: train / fine-tune variants, corruption robustness, V1 properties")
     p.add_argument("action", choices=["train", "robustness", "properties", "models"])
-    p.add_argument("--model", default="v1_resnet50", help="a registered model, e.g. v1_resnet50_a (see `neuronb v1 models`)")
-    p.add_argument("--preset", default="quick", choices=["quick", "paper"])
+    p.add_argument("--model", default=None, help="a registered model, e.g. v1_resnet50_a (see `neuronb v1 models`)")
     p.add_argument("--dataset", default=None); p.add_argument("--root", default=None, help="folder of an on-disk dataset")
     p.add_argument("--epochs", type=int, default=None); p.add_argument("--name", default=None)
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a V1Config field; dotted keys, e.g. train.lr=0.1")
     p.add_argument("--finetune-from", default=None, metavar="RUN_DIR",
                    help="fine-tune only a new head on top of this run (its model replaces --model)")
-    p.add_argument("--run-dir", default=None); p.add_argument("--resume", action="store_true")
-    p.add_argument("--store", default=None, help="run store SQLite file (default runs/neuronb.sqlite)")
+    add_config_arguments(p)
+    p.add_argument("--source-run", default=None, metavar="RUN_DIR",
+                   help="robustness / properties: the trained run (then --run-dir is the measurement's own folder)")
     p.add_argument("--device", default=None)
-    p.add_argument("--layer", default=None, help="layer for `properties` (default: the run config's, layer1)")
+    p.add_argument("--layer", default=None, help="layer for `properties` (default: the preset's, layer1)")
     p.add_argument("--user-data", default=None, metavar="PATH",
                    help="for `properties`: JSON / NPZ of per-cell reference values (e.g. Ringach 2002, Freeman & Ziemba "
                         "2013 texture properties) that are not available offline")
