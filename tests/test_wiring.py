@@ -4,6 +4,8 @@ import contextlib
 import copy
 import io
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -127,3 +129,32 @@ def test_cli_smoke(tmp_path):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         assert main(["wiring", "train", "--set", "nokey"]) == 2
     assert "--set expects key=value" in err.getvalue()
+
+
+def test_example_spec_runs_at_tiny_size(tmp_path):
+    from neuronb.experiments.runs import expand_spec, load_spec, run_inline
+    from neuronb.experiments.wiring import saved_epochs
+    from neuronb.store import RunStore
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "wiring.yaml")
+    assert (spec.protocol, spec.preset) == ("wiring.train", "quick")
+    spec = replace(spec, preset="tiny", seeds=[0], root=str(tmp_path / "runs"), store=str(tmp_path / "store.sqlite"))
+    runs = expand_spec(spec)
+    assert [r.params["trained"] for r in runs] == ["all", "critical"]
+    table = run_inline(spec).set_index("trained")
+    assert (table["status"] == "finished").all()
+    assert table.loc["critical", "trained_parameters"] < table.loc["all", "trained_parameters"]
+    assert (table["supervised_updates"] == table["images"]).all()               # tiny: one epoch
+    assert len(RunStore(tmp_path / "store.sqlite").find_runs(kind="wiring.train", status="finished")) == 2
+    for run in runs:                                    # every run folder: weights at birth, fractional epochs, the end
+        epochs = saved_epochs(run.run_dir)
+        assert epochs[0] == 0.0 and epochs[-1] == 1.0 and len(epochs) > 5, epochs
+    # the one loader reads any saved epoch; wiring.score scores it against a surrogate brain made from the other run
+    from neuronb.experiments.protocol import load_run, run
+    from neuronb.experiments.wiring import checkpoint_name
+    birth = load_run(runs[1].run_dir, checkpoint_name(0.0))
+    assert birth.protocol == "wiring.train" and birth.config.trained == "critical" and not birth.model.training
+    store = RunStore(tmp_path / "store.sqlite")
+    scored = run("wiring.score", preset="tiny", store=store, run_dir=tmp_path / "score", run=runs[1].run_dir, epoch=0.0,
+                 surrogate_run=runs[0].run_dir)
+    assert {"surrogate.V1-pls", "surrogate.IT-pls", "engineering.top1"} <= set(scored.table["benchmark"])
+    assert set(store.raw_scores()["modification"]) == {"wiring_epoch_0"}

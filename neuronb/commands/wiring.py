@@ -10,64 +10,17 @@ import argparse
 import json
 from pathlib import Path
 
+from ..cli import _print_table, add_config_arguments, add_store_argument, config_from_cli, open_store, result_json
+
 # %% auto #0
 __all__ = ['cmd_init', 'cmd_train', 'cmd_grid', 'cmd_score', 'cmd_import_scores', 'cmd_export_scores', 'add_parser']
 
 # %% ../../nbs/45_wiring_cli.ipynb #11a01cf9
-from ..core import deep_update, parse_assignments
-
-def _config(args):
-    import yaml
-    from neuronb.core import config_to_dict
-    from neuronb.experiments.wiring.training import WiringConfig
-    values = config_to_dict(WiringConfig())
-    if getattr(args, "config", None):
-        path = Path(args.config)
-        if not path.is_file():
-            raise SystemExit(f"config file not found: {path}")
-        values = deep_update(values, yaml.safe_load(path.read_text()) or {})
-    for flag in ("model", "init", "name", "dataset"):
-        if getattr(args, flag, None) is not None:
-            values[flag] = getattr(args, flag)
-    if getattr(args, "trained", None) is not None and isinstance(args.trained, str):
-        values["trained"] = args.trained
-    if getattr(args, "images", None) is not None and isinstance(args.images, int):
-        values["images"] = args.images
-    if getattr(args, "convergence", False):
-        values["convergence"] = True
-    if getattr(args, "epochs", None) is not None and not isinstance(args.epochs, list):
-        values["train"]["epochs"] = args.epochs
-    values = deep_update(values, parse_assignments(getattr(args, "set", None)))
-    return WiringConfig.from_dict(values)
-
-def _store(args):
-    from neuronb.store import RunStore
-    return RunStore(args.store) if args.store else RunStore()
-
-def _load_run_model(run_dir: Path, epoch: float | None = None):
-    "The model of a wiring (or classification) run with its last weights, or those saved at `epoch`."
-    import torch
-    from neuronb.experiments.wiring.training import WiringConfig, load_weights, training_images
-    from neuronb.models import create
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise SystemExit(f"{run_dir} has no config.json; expected a run folder written by neuronb")
-    values = json.loads(config_path.read_text())
-    config = WiringConfig.from_dict({k: v for k, v in values.items() if k in WiringConfig.__dataclass_fields__})
-    train, _, test = training_images(config)
-    model = create(config.model, num_classes=train.num_classes(config.label), **config.model_kw)
-    if epoch is None:
-        checkpoint = run_dir / "checkpoints" / "last.pt"
-        if not checkpoint.is_file():
-            raise SystemExit(f"no checkpoint at {checkpoint}")
-        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)["model"])
-    else:
-        load_weights(model, run_dir / "weights", epoch)
-    return model, config, test
-
 def cmd_init(args) -> int:
+    "Compute an init spec (JSON) from a trained run's last weights (any protocol's run folder, read by `load_run`)."
+    from neuronb.experiments.protocol import load_run
     from neuronb.experiments.wiring.initialization import compressed_size, compute_init, save_init, weight_compression_spec
-    model, _, _ = _load_run_model(Path(args.run_dir))
+    model = load_run(args.run_dir).model
     options = {"gabor": {"steps": args.gabor_steps, "n_starts": args.gabor_starts}, "cluster": {"n_init": args.n_init}}
     if args.method == "wc":
         spec = weight_compression_spec(model, source=str(args.run_dir), seed=args.seed, **options)
@@ -79,82 +32,54 @@ def cmd_init(args) -> int:
           f"({100 * size['ratio']:.3f} %)")
     return 0
 
+# %% ../../nbs/45_wiring_cli.ipynb #ba496bba
+def _run(protocol: str, args, **values):
+    "Run `protocol` on the config of `--preset`, `--config`, the flag `values` and `--set`; store from `--store`."
+    from neuronb.experiments.protocol import run
+    config = config_from_cli(protocol, args, **values)
+    kw = {"resume": args.resume} if getattr(args, "resume", False) else {}
+    return run(protocol, config, store=open_store(args.store), run_dir=args.run_dir, **kw)
+
 def cmd_train(args) -> int:
-    from neuronb.experiments.wiring.training import train_wiring
-    result = train_wiring(_config(args), store=_store(args), run_dir=args.run_dir)
-    print(json.dumps({"run_id": result["run_id"], "test": result["test"], "epochs": result["epochs"],
-                      "trained_parameters": result["parameters"]["trainable"],
-                      "fraction": result["parameters"]["fraction"], "supervised_updates": result["supervised_updates"],
-                      "converged": result["converged"]}, indent=1, default=float))
+    "`wiring.train`: one configuration."
+    result = _run("wiring.train", args, model=args.model, dataset=args.dataset, name=args.name, init=args.init,
+                  trained=args.trained, images=args.images, convergence=args.convergence,
+                  train={"epochs": args.epochs} if args.epochs is not None else None)
+    print(result_json(result))
     return 0
 
 def cmd_grid(args) -> int:
-    from neuronb.experiments.wiring.training import run_grid
-    grid = run_grid(_config(args), images=args.images, epochs=args.epochs, inits=args.init, trained=args.trained,
-                    store=_store(args), root=args.root)
-    print(grid.drop(columns=["weights"]).to_string(index=False))
+    "`wiring.grid`: images x epochs x init x trained layers, as a sweep of `wiring.train` runs."
+    result = _run("wiring.grid", args, model=args.model, dataset=args.dataset, name=args.name,
+                  grid_images=args.images, grid_epochs=args.epochs, grid_inits=args.init, grid_trained=args.trained)
+    _print_table(result.table)
     return 0
 
 def cmd_score(args) -> int:
-    from neuronb.analysis.behavior import load_behavior_data, surrogate_behavior
-    from neuronb.analysis.predictivity import load_neural_data, normalized_input, surrogate_neural_data
-    from neuronb.experiments.wiring.scores import score_model
-    run_dir = Path(args.run_dir)
-    if args.surrogate_behavior and not args.surrogate_run:
-        raise SystemExit("--surrogate-behavior needs --surrogate-run (the reference run whose readout is the subject)")
-    if args.behavior and args.surrogate_behavior:
-        raise SystemExit("give either --behavior FILE or --surrogate-behavior, not both")
-    model, config, test = _load_run_model(run_dir, args.epoch)
-    reference = _load_run_model(Path(args.surrogate_run))[0].eval() if args.surrogate_run else None
-    if args.neural:
-        data = load_neural_data(args.neural)
-    elif reference is not None:
-        data = surrogate_neural_data(reference, test.images, reference.region_layers, preprocess=normalized_input())
-    else:
-        data = None
-    if args.behavior:
-        behavior = load_behavior_data(args.behavior)
-    elif args.surrogate_behavior:
-        behavior = surrogate_behavior(reference, test.images, test.labels[config.label], reference.region_layers["IT"],
-                                      preprocess=normalized_input())
-    else:
-        behavior = None
-    v1_protocol = None
-    if args.v1_quick:
-        from neuronb.analysis.v1_properties import GratingProtocol
-        v1_protocol = GratingProtocol.quick()
-    epoch = "last" if args.epoch is None else f"{args.epoch:g}"
-    modification = args.modification or f"{config.name}_epoch_{epoch}"
-    scores = score_model(model, _store(args), args.model_name or config.model, modification, neural_data=data,
-                         test_data=test, label=config.label, behavior_data=behavior,
-                         reduce="random_projection" if args.spatial else "avgpool", max_features=args.max_features,
-                         v1=args.v1 or args.v1_quick, v1_image_size=args.v1_image_size, v1_protocol=v1_protocol)
-    print(json.dumps(scores, indent=1))
+    "`wiring.score`: a run's weights on neural / behavioural data and top-1, into the store."
+    result = _run("wiring.score", args, run=args.run, epoch=args.epoch, neural=args.neural,
+                  surrogate_run=args.surrogate_run, behavior=args.behavior, surrogate_behavior=args.surrogate_behavior,
+                  spatial=args.spatial, max_features=args.max_features, v1=args.v1, v1_quick=args.v1_quick,
+                  v1_image_size=args.v1_image_size, model_name=args.model_name, modification=args.modification)
+    print(json.dumps({k: v for k, v in result.values.items() if k != "modification"}, indent=1))
     return 0
 
+# %% ../../nbs/45_wiring_cli.ipynb #df5e5886
 def cmd_import_scores(args) -> int:
     from neuronb.experiments.wiring.scores import import_scores
-    params = import_scores(_store(args), args.file)
+    params = import_scores(open_store(args.store), args.file)
     print(f"imported raw_scores of {args.file}; model_parameter has {len(params)} rows")
     return 0
 
 def cmd_export_scores(args) -> int:
     from neuronb.experiments.wiring.scores import export_scores, model_parameters_from_store
-    store = _store(args)
+    store = open_store(args.store)
     export_scores(store, args.file, model_parameters_from_store(store))
     print(f"wrote {args.file}")
     return 0
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    "The `neuronb wiring ...` subcommand."
-    p = subparsers.add_parser("wiring", help="Wiring Up Vision: init specs, critical training, grids, scores")
-    actions = p.add_subparsers(dest="action", required=True)
-    def common(q, config=True):
-        q.add_argument("--store", default=None, help="run store SQLite file (default runs/neuronb.sqlite)")
-        if config:
-            q.add_argument("--config", help="YAML file with WiringConfig fields (train: {...} for TrainConfig)")
-            q.add_argument("--model"); q.add_argument("--dataset"); q.add_argument("--name")
-            q.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config field, dotted keys")
+# %% ../../nbs/45_wiring_cli.ipynb #0066f6af
+def _init_parser(actions):
     q = actions.add_parser("init", help="compute an init spec (JSON) from a trained run")
     q.add_argument("--run-dir", required=True); q.add_argument("--out", required=True)
     q.add_argument("--method", default="wc", choices=["wc", "gabor", "cluster", "kernel_normal", "layer_normal"])
@@ -163,37 +88,50 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--gabor-steps", type=int, default=200, help="optimiser steps of the Gabor fits")
     q.add_argument("--gabor-starts", type=int, default=8, help="starts per slice of the Gabor fits")
     q.set_defaults(func=cmd_init)
-    q = actions.add_parser("train", help="train one configuration")
-    common(q)
-    q.add_argument("--init", help="kaiming_normal or the path of an init spec")
-    q.add_argument("--trained", help="all | critical | decoder"); q.add_argument("--images", type=int)
-    q.add_argument("--epochs", type=int); q.add_argument("--convergence", action="store_true")
-    q.add_argument("--run-dir", default=None)
-    q.set_defaults(func=cmd_train)
-    q = actions.add_parser("grid", help="images x epochs x init x trained layers")
-    common(q)
-    q.add_argument("--images", type=int, nargs="+", default=[0]); q.add_argument("--epochs", type=float, nargs="+", default=[1])
-    q.add_argument("--init", nargs="+", default=["kaiming_normal"]); q.add_argument("--trained", nargs="+", default=["all"])
-    q.add_argument("--root", default=None, help="folder for the grid's runs")
-    q.set_defaults(func=cmd_grid)
-    q = actions.add_parser("score", help="score a run's weights into the store")
-    common(q, config=False)
-    q.add_argument("--run-dir", required=True); q.add_argument("--epoch", type=float, default=None)
+
+def _train_parsers(actions):
+    for action, func, help in (("train", cmd_train, "train one configuration (protocol wiring.train)"),
+                               ("grid", cmd_grid, "images x epochs x init x trained layers (protocol wiring.grid)")):
+        q = actions.add_parser(action, help=help)
+        q.add_argument("--model"); q.add_argument("--dataset"); q.add_argument("--name")
+        many = {"nargs": "+"} if action == "grid" else {}
+        q.add_argument("--init", **many, help="kaiming_normal or the path of an init spec")
+        q.add_argument("--trained", **many, help="all | critical | decoder")
+        q.add_argument("--images", type=int, **many, help="number of training images (0: all)")
+        q.add_argument("--epochs", type=float if action == "grid" else int, **many)
+        if action == "train":
+            q.add_argument("--convergence", action="store_true", default=None)
+        add_config_arguments(q)
+        q.set_defaults(func=func)
+
+# %% ../../nbs/45_wiring_cli.ipynb #32e450e2
+def _score_parser(actions):
+    q = actions.add_parser("score", help="score a run's weights into the store (protocol wiring.score)")
+    q.add_argument("--run", help="the run folder to score"); q.add_argument("--epoch", type=float)
     q.add_argument("--neural", help="neural data (.nc or .npz)"); q.add_argument("--surrogate-run", help="reference run")
     q.add_argument("--behavior", help="behavioural data (.npz or .nc) for the i2n behaviour benchmark")
-    q.add_argument("--surrogate-behavior", action="store_true",
+    q.add_argument("--surrogate-behavior", action="store_true", default=None,
                    help="behaviour benchmark against a surrogate subject made from --surrogate-run's IT readout")
-    q.add_argument("--spatial", action="store_true", help="region scores on channel x space features, not channel means")
-    q.add_argument("--max-features", type=int, default=1024, help="projection size of spatial features (--spatial)")
-    q.add_argument("--v1", action="store_true", help="add the V1 property score (Marques et al. gratings)")
-    q.add_argument("--v1-quick", action="store_true", help="V1 property score with the lighter grating set")
-    q.add_argument("--v1-image-size", type=int, default=64, help="pixels of the 8-degree field for --v1")
+    q.add_argument("--spatial", action="store_true", default=None,
+                   help="region scores on channel x space features, not channel means")
+    q.add_argument("--max-features", type=int, help="projection size of spatial features (--spatial)")
+    q.add_argument("--v1", action="store_true", default=None, help="add the V1 property score (Marques et al. gratings)")
+    q.add_argument("--v1-quick", action="store_true", default=None, help="V1 property score with the lighter grating set")
+    q.add_argument("--v1-image-size", type=int, help="pixels of the 8-degree field for --v1")
     q.add_argument("--model-name"); q.add_argument("--modification")
+    add_config_arguments(q)
     q.set_defaults(func=cmd_score)
-    q = actions.add_parser("import-scores", help="import an original scores.sqlite (raw_scores) into the store")
-    common(q, config=False); q.add_argument("file")
-    q.set_defaults(func=cmd_import_scores)
-    q = actions.add_parser("export-scores", help="write the store's scores as an original-style scores.sqlite")
-    common(q, config=False); q.add_argument("file")
-    q.set_defaults(func=cmd_export_scores)
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    "The `neuronb wiring ...` subcommand."
+    p = subparsers.add_parser("wiring", help="Wiring Up Vision: init specs, critical training, grids, scores")
+    actions = p.add_subparsers(dest="action", required=True)
+    _init_parser(actions)
+    _train_parsers(actions)
+    _score_parser(actions)
+    for action, func, help in (("import-scores", cmd_import_scores, "import an original scores.sqlite (raw_scores) into the store"),
+                               ("export-scores", cmd_export_scores, "write the store's scores as an original-style scores.sqlite")):
+        q = actions.add_parser(action, help=help)
+        add_store_argument(q); q.add_argument("file")
+        q.set_defaults(func=func)
     return p

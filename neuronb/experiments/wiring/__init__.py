@@ -1,5 +1,6 @@
 """Wiring Up Vision (Geiger, Schrimpf, Marques & DiCarlo, ICLR 2022): "at birth" initialisations (Gabor, cluster /
 weight compression, fitted normals), critical training, fewer supervised updates, and brain-benchmark scores.
+Protocols `wiring.train`, `wiring.grid` and `wiring.score` (presets tiny / quick / paper) are registered on import.
 Written by hand: re-exports the public names of the modules exported from `nbs/41-44c_*.ipynb`."""
 from neuronb.models import cornet  # noqa: F401  (registers cornet_s / cornet_z)
 from neuronb.models.cornet import (CORNET_REGIONS, CORNET_S_TIMES, TRANSFER_TARGETS, CORblockS, CORblockZ,  # noqa: F401
@@ -14,12 +15,12 @@ from neuronb.experiments.wiring.initialization import (CORNET_S_CLUSTERS, GABOR_
                                                        sample_layer, sample_normal, save_init,
                                                        weight_compression_spec)
 from neuronb.experiments.wiring.training import (FRACTIONS, TRAINED_LAYERS, Converged, FractionalCheckpoints,  # noqa: F401
-                                                 StopAtLearningRate, WiringConfig, build_model, checkpoint_name,
-                                                 load_weights, paper_train_config, quick_train_config, run_grid,
-                                                 saved_epochs, supervised_updates, train_wiring, trained_patterns,
-                                                 training_images)
+                                                 StopAtLearningRate, WiringConfig, WiringGridConfig, born_model,
+                                                 build_model, checkpoint_name, engine_config, grid_config, grid_spec,
+                                                 saved_epochs, supervised_updates, train_grid, train_wiring,
+                                                 trained_patterns, training_images)
 from neuronb.experiments.wiring.scores import (MODEL_PARAMETER_COLUMNS, MODEL_PARAMETER_DDL, RAW_SCORE_COLUMNS,  # noqa: F401
-                                               RAW_SCORES_DDL, brain_predictivity, export_scores, import_scores,
-                                               model_parameters_from_store, parse_identifier, read_score_file,
-                                               score_model, top1_accuracy)
+                                               RAW_SCORES_DDL, WiringScoreConfig, brain_predictivity, export_scores,
+                                               import_scores, model_parameters_from_store, parse_identifier,
+                                               read_score_file, score_model, score_run, top1_accuracy)
 from neuronb.experiments.wiring.study import surrogate_wiring_study  # noqa: F401

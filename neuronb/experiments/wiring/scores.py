@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -18,14 +19,19 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ...analysis.behavior import behavior_benchmark, check_behavior_data
-from ...analysis.predictivity import check_neural_data, normalized_input, region_scores
-from ...core import atomic_path
+from ...analysis.behavior import behavior_benchmark, check_behavior_data, load_behavior_data, surrogate_behavior
+from ...analysis.predictivity import (check_neural_data, load_neural_data, normalized_input, region_scores,
+                                          surrogate_neural_data)
+from ...core import atomic_path, config_from_dict, config_to_dict
+from ..protocol import (RunFolder, RunResult, load_run, load_splits, register_preset,
+                                          register_protocol)
+from .training import checkpoint_name
 
 # %% auto #0
 __all__ = ['BRAIN_BENCHMARK_SUFFIXES', 'RAW_SCORES_DDL', 'MODEL_PARAMETER_DDL', 'RAW_SCORE_COLUMNS', 'MODEL_PARAMETER_COLUMNS',
            'v1_property_score', 'top1_accuracy', 'score_model', 'parse_identifier', 'brain_predictivity',
-           'export_scores', 'read_score_file', 'import_scores', 'model_parameters_from_store']
+           'export_scores', 'read_score_file', 'import_scores', 'model_parameters_from_store', 'WiringScoreConfig',
+           'score_run']
 
 # %% ../../../nbs/44_wiring_scores.ipynb #ae69f5b7
 def v1_property_score(model: nn.Module, layer: str, image_size: int = 64, preprocess: Callable | None = None,
@@ -40,6 +46,7 @@ def v1_property_score(model: nn.Module, layer: str, image_size: int = 64, prepro
     properties, _ = v1.measure_v1_properties(model, layer, field, protocol, preprocess=preprocess)
     return float(v1.v1_score(v1.v1_property_scores(properties, n_bootstrap=200))["v1_property_score"])
 
+# %% ../../../nbs/44_wiring_scores.ipynb #ae89c3df
 @torch.no_grad()
 def top1_accuracy(model: nn.Module, data, label: str = "fine", preprocess: Callable | None = None,
                   batch_size: int = 256) -> float:
@@ -54,6 +61,7 @@ def top1_accuracy(model: nn.Module, data, label: str = "fine", preprocess: Calla
     model.train(was_training)
     return correct / len(data)
 
+# %% ../../../nbs/44_wiring_scores.ipynb #919370cf
 def score_model(model: nn.Module, store, model_name: str, modification: str, neural_data=None, test_data=None,
                 label: str = "fine", region_layers: Mapping[str, str] | None = None, benchmark_prefix: str = "surrogate",
                 batchnorm: bool = False, run_id: str | None = None, preprocess: Callable | None = None,
@@ -161,6 +169,7 @@ def export_scores(scores, path: Path | str, model_parameters: pd.DataFrame | Non
             db.close()
     return path
 
+# %% ../../../nbs/44_wiring_scores.ipynb #cf45548d
 def read_score_file(path: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
     "`(raw_scores, model_parameter)` of an original-style scores SQLite file (an empty frame for a missing table)."
     path = Path(path)
@@ -184,6 +193,7 @@ def read_score_file(path: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
                                                 else str(v).lower() in ("1", "true", "t"))
     return raw, params
 
+# %% ../../../nbs/44_wiring_scores.ipynb #3560f7ac
 def import_scores(store, path: Path | str) -> pd.DataFrame:
     "Copy the `raw_scores` of an original-style file into `store`; return the file's `model_parameter` table."
     store.import_raw_scores(path)
@@ -192,7 +202,7 @@ def import_scores(store, path: Path | str) -> pd.DataFrame:
 def model_parameters_from_store(store) -> pd.DataFrame:
     "A `model_parameter` table from the store's finished wiring runs (name, seconds, frozen/trained parameter counts)."
     rows = []
-    runs = store.find_runs(kind="wiring", status="finished")
+    runs = store.find_runs(kind="wiring.train", status="finished")
     for run in runs.itertuples():
         metrics = store.metrics(run.run_id)
         test = metrics[metrics["split"] == "test"]
@@ -203,3 +213,82 @@ def model_parameters_from_store(store) -> pd.DataFrame:
         rows.append({"model_id": run.name, "train_time": int(round(seconds)), "weights_fixed": total - trained,
                      "weights_to_train": trained, "additional_params": 0, "flops": None})
     return pd.DataFrame(rows, columns=MODEL_PARAMETER_COLUMNS)
+
+# %% ../../../nbs/44_wiring_scores.ipynb #8b7de7c2
+@dataclass
+class WiringScoreConfig:
+    "What `wiring.score` scores: a run's weights (at `epoch`, default the last) against the configured data sources."
+    run: str = ""                        # the run folder to score (wiring.train, classification, ... any protocol)
+    epoch: float | None = None           # a saved (fractional) epoch of a wiring.train run; None: the last checkpoint
+    neural: str | None = None            # neural data (.nc or .npz)
+    surrogate_run: str | None = None     # a reference run whose region layers, recorded on the test images, are the brain
+    behavior: str | None = None          # behavioural data (.npz or .nc) for the i2n behaviour benchmark
+    surrogate_behavior: bool = False     # a surrogate subject from `surrogate_run`'s IT readout
+    spatial: bool = False                # region scores on channel x space features (projected to `max_features`)
+    max_features: int = 1024
+    v1: bool = False                     # add the V1 property score (Marques et al. gratings)
+    v1_quick: bool = False               # the V1 property score with the lighter grating set
+    v1_image_size: int = 64              # pixels of the 8-degree field
+    model_name: str | None = None        # default: the run's model
+    modification: str | None = None      # default: `<run name>_epoch_<epoch or last>`
+    name: str = "score"
+
+    def __post_init__(self):
+        if self.surrogate_behavior and not self.surrogate_run:
+            raise ValueError("surrogate_behavior needs surrogate_run (--surrogate-run: the reference run whose readout "
+                             "is the subject)")
+        if self.behavior and self.surrogate_behavior:
+            raise ValueError("give either behavior (--behavior FILE) or surrogate_behavior, not both")
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        return config_from_dict(cls, values, cls.__name__)
+
+    def to_dict(self) -> dict:
+        return config_to_dict(self)
+
+# %% ../../../nbs/44_wiring_scores.ipynb #c3a0fe06
+def _score_data(config: WiringScoreConfig, test, label: str) -> tuple:
+    "The neural and behavioural data `config` names (None where it names none)."
+    reference = load_run(config.surrogate_run).model if config.surrogate_run else None
+    neural = behavior = None
+    if config.neural:
+        neural = load_neural_data(config.neural)
+    elif reference is not None:
+        neural = surrogate_neural_data(reference, test.images, reference.region_layers, preprocess=normalized_input())
+    if config.behavior:
+        behavior = load_behavior_data(config.behavior)
+    elif config.surrogate_behavior:
+        behavior = surrogate_behavior(reference, test.images, test.labels[label], reference.region_layers["IT"],
+                                      preprocess=normalized_input())
+    return neural, behavior
+
+# %% ../../../nbs/44_wiring_scores.ipynb #134bc742
+def score_run(config: WiringScoreConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
+    "Score a run's weights on the configured data and top-1 on its test split, into `store`; values: `{benchmark: score}`."
+    if not config.run:
+        raise ValueError("wiring.score needs the run folder to score: run=DIR (--run DIR)")
+    scored = load_run(config.run, None if config.epoch is None else checkpoint_name(config.epoch))
+    test = load_splits(scored.config).test
+    neural, behavior = _score_data(config, test, scored.config.label)
+    folder = RunFolder.create("wiring.score", config, run_dir)
+    modification = config.modification or \
+        f"{scored.config.name}_epoch_{'last' if config.epoch is None else f'{config.epoch:g}'}"
+    v1_protocol = None
+    if config.v1_quick:
+        from neuronb.analysis.v1_properties import GratingProtocol
+        v1_protocol = GratingProtocol.quick()
+    scores = score_model(scored.model, store, config.model_name or scored.config.model, modification,
+                         neural_data=neural, test_data=test, label=scored.config.label, behavior_data=behavior,
+                         reduce="random_projection" if config.spatial else "avgpool", max_features=config.max_features,
+                         v1=config.v1 or config.v1_quick, v1_image_size=config.v1_image_size, v1_protocol=v1_protocol)
+    result = RunResult(folder=folder, values={**scores, "modification": modification},
+                       tables={"scores": pd.DataFrame({"benchmark": list(scores), "score": list(scores.values())})})
+    folder.write_result(result.summary())
+    return result
+
+register_protocol("wiring.score", WiringScoreConfig, score_run, system="wiring", resumable=False,
+                  load_model=lambda config, folder, checkpoint: None)
+register_preset("wiring.score", "tiny", WiringScoreConfig)
+register_preset("wiring.score", "quick", WiringScoreConfig)
+register_preset("wiring.score", "paper", lambda: WiringScoreConfig(spatial=True, v1=True, v1_image_size=224))

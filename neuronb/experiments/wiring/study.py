@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 import torch
@@ -17,57 +16,58 @@ from torch import nn
 
 from ...analysis.behavior import surrogate_behavior
 from ...analysis.predictivity import normalized_input, surrogate_neural_data
+from ..protocol import load_run, run
 from .initialization import (apply_init, compute_init, kaiming_normal_init, save_init,
                                                        weight_compression_spec)
 from .scores import score_model
-from .training import WiringConfig, build_model, load_weights, run_grid, training_images
+from .training import WiringGridConfig, build_model, checkpoint_name, training_images
 from ...train import recompute_bn_stats
 
 # %% auto #0
 __all__ = ['surrogate_wiring_study']
 
 # %% ../../../nbs/44c_wiring_study.ipynb #1cdd7944
-def surrogate_wiring_study(base: WiringConfig, reference_model: nn.Module, store, root: Path | str,
-                           images: Sequence[int] = (0,), epoch_grid: Sequence[float] = (1,), n_neuroids: int = 32,
-                           n_trials: int = 10, gabor: dict | None = None, cluster: dict | None = None) -> dict:
-    """Run the protocol on `base` (its dataset, model and training settings) against `reference_model`; scores go to
-    `store` (a RunStore), runs and init specs under `root`. `images`: the image counts of the grid (0 = all; always
-    included). Returns the raw scores, the identifiers of the at-birth models (`birth`) and of the comparison points
-    (`variants`, the fully trained standard model as `standard`), and the objects later analyses need."""
+def surrogate_wiring_study(grid: WiringGridConfig, reference_model: nn.Module, store, root: Path | str,
+                           n_neuroids: int = 32, n_trials: int = 10, gabor: dict | None = None,
+                           cluster: dict | None = None) -> dict:
+    """Run the protocol on `grid` (a `wiring.grid` config: its dataset, model, training settings and grid; image count
+    0 = all is always included) against `reference_model`; scores go to `store` (a RunStore), runs and init specs
+    under `root`. Returns the raw scores, the identifiers of the at-birth models (`birth`) and of the comparison
+    points (`variants`, the fully trained standard model as `standard`), and the objects later analyses need."""
     root = Path(root)
-    train_set, _, test_set = training_images(base)
-    n_classes = train_set.num_classes(base.label)
+    train_set, _, test_set = training_images(replace(grid, images=0))
+    n_classes = train_set.num_classes(grid.label)
     layers = reference_model.region_layers
     brain = surrogate_neural_data(reference_model, test_set.images, layers, n_neuroids=n_neuroids,
                                   preprocess=normalized_input())
-    subject = surrogate_behavior(reference_model, test_set.images, test_set.labels[base.label], layers["IT"],
-                                 n_trials=n_trials, preprocess=normalized_input(), objects=test_set.classes[base.label])
-    images = tuple(images) + ((0,) if 0 not in images else ())
-    standard = run_grid(base, images=images, epochs=epoch_grid, store=store, root=root / "grid")
+    subject = surrogate_behavior(reference_model, test_set.images, test_set.labels[grid.label], layers["IT"],
+                                 n_trials=n_trials, preprocess=normalized_input(), objects=test_set.classes[grid.label])
+    grid = replace(grid, images=0, grid_images=[*grid.grid_images, *([0] if 0 not in grid.grid_images else [])])
+    standard = run("wiring.grid", replace(grid, name="standard"), store=store, run_dir=root / "standard").table
     full = standard[standard["images"] == len(train_set)].iloc[-1]
-    trained = load_weights(build_model(base, n_classes), full["weights"], full["epoch"])
+    trained = load_run(full["run_dir"], checkpoint_name(full["epoch"])).model.train()
     spec = weight_compression_spec(trained, source="standard", gabor=gabor, cluster=cluster)
     save_init(spec, root / "wc.json")
     gabor_spec = compute_init(trained, {"V1.conv1": "gabor"}, gabor=gabor, batchnorm=False)
     save_init(gabor_spec, root / "gabor.json")
-    ct = run_grid(replace(base, name="ct"), images=images, epochs=epoch_grid,
-                  inits=("kaiming_normal", str(root / "wc.json")), trained=("critical",), store=store, root=root / "grid")
+    ct = run("wiring.grid", replace(grid, name="ct", grid_inits=["kaiming_normal", str(root / "wc.json")],
+                                    grid_trained=["critical"]), store=store, run_dir=root / "ct").table
     points = pd.concat([standard.assign(regime="standard"),
                         ct.assign(regime=["wcct" if "wc.json" in i else "knct" for i in ct["init"]])])
     for row in points.itertuples():
-        model = load_weights(build_model(replace(base, init=row.init), n_classes), row.weights, row.epoch)
+        model = load_run(row.run_dir, checkpoint_name(row.epoch)).model
         score_model(model.eval(), store, "CORnet-S", f"{row.regime}_img{row.images}_epoch_{row.epoch:g}",
                     neural_data=brain, test_data=test_set, behavior_data=subject, run_id=row.run_id,
                     trained_parameters=row.trained_parameters)
     for label, init in (("KN", "kaiming_normal"), ("Gabor", str(root / "gabor.json")), ("WC", str(root / "wc.json"))):
-        model = build_model(replace(base, init=init), n_classes)
+        model = build_model(replace(grid, init=init), n_classes)
         if label == "Gabor":   # Gabor first layer, Kaiming normal elsewhere
             kaiming_normal_init(model, torch.Generator().manual_seed(1))
             apply_init(model, gabor_spec, generator=torch.Generator().manual_seed(1))
         recompute_bn_stats(model, train_set, n_batches=4)           # batch-norm statistics from images ("batchnorm")
         score_model(model.eval(), store, "CORnet-S", f"birth_{label}", neural_data=brain, test_data=test_set,
                     behavior_data=subject, batchnorm=True)
-    n, last = len(train_set), f"{base.train.epochs:g}"
+    n, last = len(train_set), f"{max(grid.grid_epochs):g}"
     return {"raw": store.raw_scores(), "points": points, "n_full": n, "spec": spec, "gabor_spec": gabor_spec,
             "train": train_set, "test": test_set, "brain": brain, "subject": subject,
             "birth": {"KN": "birth_KN", "Gabor": "birth_Gabor", "WC": "birth_WC"},

@@ -7,28 +7,29 @@ over images x epochs x init x trained layers, counted in supervised updates."""
 # %% ../../../nbs/42_wiring_training.ipynb #e89e7866
 from __future__ import annotations
 
-import json
+import copy
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from ...core import atomic_torch_save, atomic_write_text, config_from_dict, config_to_dict, runs_dir, seed_everything
-from ...data import get_dataset
+from ...core import atomic_torch_save, seed_everything
+from ..protocol import (ExperimentConfig, RunFolder, RunResult, Splits, build_trainer, finish_run,
+                                          load_splits, register_preset, register_protocol)
+from ..runs import SweepSpec, expand_spec, load_result, run_inline
 from .initialization import apply_init, kaiming_normal_init, load_init
 from ...models import create
-from ...train import (Callback, Trainer, TrainConfig, count_parameters, frozen_norm_layers, recompute_bn_stats,
+from ...train import (Callback, TrainConfig, count_parameters, frozen_norm_layers, recompute_bn_stats,
                            set_trainable)
 
 # %% auto #0
 __all__ = ['TRAINED_LAYERS', 'FRACTIONS', 'trained_patterns', 'supervised_updates', 'checkpoint_name', 'FractionalCheckpoints',
-           'Converged', 'StopAtLearningRate', 'load_weights', 'saved_epochs', 'paper_train_config',
-           'quick_train_config', 'WiringConfig', 'build_model', 'training_images', 'train_wiring', 'run_grid']
+           'Converged', 'StopAtLearningRate', 'saved_epochs', 'WiringConfig', 'build_model', 'born_model',
+           'training_images', 'engine_config', 'train_wiring', 'WiringGridConfig', 'grid_config', 'grid_spec',
+           'train_grid']
 
 # %% ../../../nbs/42_wiring_training.ipynb #c80ca5bd
 TRAINED_LAYERS = {
@@ -57,14 +58,17 @@ def checkpoint_name(epoch: float) -> str:
     return f"weights_epoch_{float(epoch):.1f}.pt"
 
 class FractionalCheckpoints(Callback):
-    "Save the weights at birth and at fractions of the batches of the given epochs (default: the first; fractions on the same batch: once)."
-    def __init__(self, folder: Path | str, fractions=FRACTIONS, epochs=(0,), at_birth: bool = True):
-        self.folder, self.fractions, self.epochs, self.at_birth = Path(folder), tuple(fractions), tuple(epochs), at_birth
+    """Save the weights at birth and at fractions of the batches of the given epochs (default: the first; fractions on
+    the same batch: once), and at every epoch's end, into `folder` (default: the run's `checkpoints/`)."""
+    def __init__(self, folder: Path | str | None = None, fractions=FRACTIONS, epochs=(0,), at_birth: bool = True):
+        self.folder = Path(folder) if folder is not None else None
+        self.fractions, self.epochs, self.at_birth = tuple(fractions), tuple(epochs), at_birth
         self.saved: list[float] = []
         self._batch, self._targets, self._epoch = 0, {}, 0
 
     def _save(self, trainer, epoch: float):
-        atomic_torch_save({"model": trainer.model.state_dict(), "epoch": epoch}, self.folder / checkpoint_name(epoch))
+        folder = self.folder or trainer.checkpoint_path().parent
+        atomic_torch_save({"model": trainer.model.state_dict(), "epoch": epoch}, folder / checkpoint_name(epoch))
         self.saved.append(round(epoch, 4))
 
     def on_fit_start(self, trainer):
@@ -92,6 +96,7 @@ class FractionalCheckpoints(Callback):
     def on_epoch_end(self, trainer, epoch, metrics):
         self._save(trainer, float(epoch + 1))
 
+# %% ../../../nbs/42_wiring_training.ipynb #f5f92f77
 class Converged(Exception):
     "Raised by `StopAtLearningRate` to end training."
 
@@ -105,40 +110,24 @@ class StopAtLearningRate(Callback):
             self.stopped_at = epoch
             raise Converged(f"learning rate {trainer.optimizer.param_groups[0]['lr']:.3g} < {self.min_lr} at epoch {epoch}")
 
-def load_weights(model: nn.Module, folder: Path | str, epoch: float) -> nn.Module:
-    "Load the weights a `FractionalCheckpoints` saved at `epoch` into `model`."
-    path = Path(folder) / checkpoint_name(epoch)
-    if not path.is_file():
-        raise FileNotFoundError(f"no weights for epoch {epoch} at {path}")
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
-    return model
-
-def saved_epochs(folder: Path | str) -> list[float]:
-    "The (fractional) epochs with saved weights in `folder`, sorted."
-    return sorted(float(p.stem.rsplit("_", 1)[1]) for p in Path(folder).glob("weights_epoch_*.pt"))
+# %% ../../../nbs/42_wiring_training.ipynb #dab3fb21
+def saved_epochs(run_dir: Path | str) -> list[float]:
+    "The (fractional) epochs whose weights a `FractionalCheckpoints` saved in the run folder `run_dir`, sorted."
+    folder = RunFolder(run_dir).checkpoint(checkpoint_name(0)).parent
+    return sorted(float(p.stem.rsplit("_", 1)[1]) for p in folder.glob("weights_epoch_*.pt"))
 
 # %% ../../../nbs/42_wiring_training.ipynb #e61017f2
-def paper_train_config(**changes) -> TrainConfig:
-    "The original recipe: SGD lr 0.1, momentum 0.9, wd 1e-4, batch 256, reduce-on-plateau (x0.1, patience 3), 45 epochs max."
-    values = dict(epochs=45, batch_size=256, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4,
-                  schedule="plateau", gamma=0.1, patience=3, augment="crop_flip", checkpoint_every=1)
-    return TrainConfig(**{**values, **changes})
-
-def quick_train_config(**changes) -> TrainConfig:
-    "A CPU-sized recipe: SGD lr 0.05, batch 64, cosine, a few epochs, bf16 where fast."
-    values = dict(epochs=4, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4,
-                  schedule="cosine", augment="crop_flip", checkpoint_every=1, progress=False)
-    return TrainConfig(**{**values, **changes})
-
 @dataclass
-class WiringConfig:
-    "One Wiring-Up-Vision training run (JSON-serialisable)."
+class WiringConfig(ExperimentConfig):
+    """One Wiring-Up-Vision training run: the shared data, model, seed and `train` fields (defaults: a narrow
+    CORnet-S on `shapes`, a CPU recipe), plus how the model is born and which of its synapses learn on how many images."""
+    name: str = "wiring"
+    dataset_kw: dict = field(default_factory=lambda: {"n_per_class": 50, "image_size": 32})
     model: str = "cornet_s"
     model_kw: dict = field(default_factory=lambda: {"width": 0.25, "small_input": True})
-    dataset: str = "shapes"
-    dataset_kw: dict = field(default_factory=lambda: {"n_per_class": 50, "image_size": 32})
-    label: str = "fine"
-    root: str | None = None
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=4, batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4, schedule="cosine",
+        augment="crop_flip", checkpoint_every=1, progress=False))
     images: int = 0                      # a random subset of N training images (0: all)
     init: str = "kaiming_normal"         # or the path of a JSON init spec
     trained: str | list = "all"          # "all" | "critical" | "decoder" | parameter-name patterns
@@ -147,16 +136,11 @@ class WiringConfig:
     fractional: bool = True              # weights at epochs 0.0, 0.1 ... 0.9 and every epoch
     batchnorm_from_data: bool = True     # frozen batch norms: running statistics from training images first
     bn_batches: int = 4
-    train: TrainConfig = field(default_factory=quick_train_config)
-    name: str = "wiring"
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "WiringConfig":
-        return config_from_dict(cls, values, "WiringConfig", nested={"train": TrainConfig})
-
+# %% ../../../nbs/42_wiring_training.ipynb #a628d047
 def build_model(config: WiringConfig, num_classes: int) -> nn.Module:
-    "The model of `config`, initialised as `config.init` says (seeded by `config.train.seed`)."
-    generator = seed_everything(config.train.seed)
+    "The model of `config`, initialised as `config.init` says (seeded by `config.seed`)."
+    generator = seed_everything(config.seed)
     model = create(config.model, num_classes=num_classes, **config.model_kw)
     if config.init == "kaiming_normal":
         kaiming_normal_init(model, generator)
@@ -169,94 +153,131 @@ def build_model(config: WiringConfig, num_classes: int) -> nn.Module:
         apply_init(model, spec, layer_map=layer_map, generator=generator)
     return model
 
-def training_images(config: WiringConfig):
-    "Train, validation and test sets, the train set cut to a random `config.images` images when set."
-    from neuronb.experiments.classification import load_splits
-    view = type("Splits", (), {"dataset": config.dataset, "root": config.root, "dataset_kw": config.dataset_kw,
-                               "val_fraction": 0.1, "label": config.label, "train": config.train})()
-    train, val, test = load_splits(view)
-    if config.images:
-        if config.images > len(train):
-            raise ValueError(f"WiringConfig.images={config.images} but the training set has only {len(train)} images")
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.train.seed))
-        train = train.subset(order[:config.images])
-    return train, val, test
-
-def train_wiring(config: WiringConfig, store=None, run_dir: Path | str | None = None) -> dict:
-    """Train one configuration; returns run id, history, test metrics, trained-parameter counts, the folder of the
-    per-epoch weights and the supervised updates of the whole run."""
-    train, val, test = training_images(config)
-    model = build_model(config, train.num_classes(config.label))
-    tcfg = config_to_dict(config.train)
-    tcfg.update(label=config.label, train_only=list(trained_patterns(config.trained)))
+def born_model(config: WiringConfig, splits: Splits) -> nn.Module:
+    """The model at birth (`build_model`); with `batchnorm_from_data`, the batch norms that will not learn take their
+    running statistics from `bn_batches` batches of the training images."""
+    model = build_model(config, splits.train.num_classes(config.label))
     if config.batchnorm_from_data:
-        set_trainable(model, train_only=tcfg["train_only"])
+        set_trainable(model, train_only=trained_patterns(config.trained))
         if frozen_norm_layers(model):
-            recompute_bn_stats(model, train, batch_size=config.train.batch_size, n_batches=config.bn_batches,
+            recompute_bn_stats(model, splits.train, batch_size=config.train.batch_size, n_batches=config.bn_batches,
                                mean=config.train.mean, std=config.train.std)
-    if config.convergence:
-        tcfg.update(schedule="plateau")
-    tcfg = TrainConfig.from_dict(tcfg)
-    run_dir = Path(run_dir) if run_dir is not None else runs_dir() / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    atomic_write_text(run_dir / "config.json", json.dumps(config_to_dict(config), indent=1))
-    callbacks = [FractionalCheckpoints(run_dir / "weights", epochs=(0,) if config.fractional else ())]
+    return model
+
+# %% ../../../nbs/42_wiring_training.ipynb #26cadeb9
+def training_images(config: WiringConfig, splits: Splits | None = None) -> Splits:
+    "The splits of `config` (default `load_splits`), the train set cut to a random `config.images` images when set."
+    splits = splits if splits is not None else load_splits(config)
+    if not config.images:
+        return splits
+    if config.images > len(splits.train):
+        raise ValueError(f"WiringConfig.images={config.images} but the training set has only {len(splits.train)} images")
+    order = torch.randperm(len(splits.train), generator=torch.Generator().manual_seed(config.seed))
+    return splits._replace(train=splits.train.subset(order[:config.images]))
+
+# %% ../../../nbs/42_wiring_training.ipynb #0d8f7c6b
+def engine_config(config: WiringConfig) -> TrainConfig:
+    "`config.train` for the engine: only the `trained` layers learn; `convergence` switches to reduce-on-plateau."
+    return replace(config.train, train_only=trained_patterns(config.trained),
+                   **({"schedule": "plateau"} if config.convergence else {}))
+
+def train_wiring(config: WiringConfig, store=None, run_dir: Path | str | None = None, resume: bool = False) -> RunResult:
+    """Train one configuration (weights at birth, at fractions of the first epoch and every epoch in `checkpoints/`);
+    values: images, epochs, trained/total parameters, supervised updates and the convergence stop (or None)."""
+    splits = training_images(config)
+    callbacks = [FractionalCheckpoints(epochs=(0,) if config.fractional else ())]
     if config.convergence:
         callbacks.append(StopAtLearningRate(config.min_lr))
-    run_config = {k: v for k, v in config_to_dict(config).items() if k != "train"}
-    trainer = Trainer(model, train, tcfg, val_data=val, callbacks=callbacks, store=store, run_name=config.name,
-                      run_kind="wiring", run_dir=run_dir, run_config=run_config)
+    trainer = build_trainer("wiring.train", config, splits, build_model=born_model, train=engine_config(config),
+                            callbacks=callbacks, store=store, run_dir=run_dir)
     converged = None
     try:
-        trainer.fit()
+        trainer.fit(resume=resume)
     except Converged as e:
         converged = str(e)
         trainer.save_checkpoint(trainer.checkpoint_path())
         if store is not None and trainer.is_main_process:
             store.finish_run(trainer.run_id, "finished", notes=f"converged: {converged}")
-    test_metrics = trainer.evaluate(test)
     counts = count_parameters(trainer.model)
-    trainer.log_metrics({**test_metrics, "trained_parameters": counts["trainable"], "total_parameters": counts["total"]},
-                        split="test")
-    return {"run_id": trainer.run_id, "trainer": trainer, "history": trainer.history, "test": test_metrics,
-            "parameters": counts, "weights": run_dir / "weights", "epochs": trainer.epoch, "converged": converged,
-            "images": len(train), "supervised_updates": supervised_updates(len(train), trainer.epoch)}
+    trainer.log_metrics({"trained_parameters": counts["trainable"], "total_parameters": counts["total"]}, split="test")
+    return finish_run(trainer, {"images": len(splits.train), "epochs": trainer.epoch, "converged": converged,
+                                "trained_parameters": counts["trainable"], "total_parameters": counts["total"],
+                                "trained_fraction": counts["fraction"],
+                                "supervised_updates": supervised_updates(len(splits.train), trainer.epoch)})
+
+register_protocol("wiring.train", WiringConfig, train_wiring, system="wiring")
+
+# %% ../../../nbs/42_wiring_training.ipynb #708f5454
+def _cpu_run(dataset: str, dataset_kw: dict, width: float, epochs: int, batch_size: int) -> WiringConfig:
+    config = WiringConfig(dataset=dataset, dataset_kw=dataset_kw, model_kw={"width": width, "small_input": True})
+    return replace(config, train=replace(config.train, epochs=epochs, batch_size=batch_size))
+
+def _paper_run() -> WiringConfig:
+    "CORnet-S on ImageNet (an image folder at `root`, `val` as test): SGD lr 0.1, momentum 0.9, wd 1e-4, batch 256, plateau x0.1 / 3."
+    return WiringConfig(dataset="imagefolder", dataset_kw={}, test_split="val", model_kw={}, train=TrainConfig(
+        epochs=45, batch_size=256, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, schedule="plateau",
+        gamma=0.1, patience=3, augment="crop_flip", checkpoint_every=1))
+
+register_preset("wiring.train", "tiny", lambda: _cpu_run("shapes", {"n_per_class": 5, "image_size": 32}, 0.125, 1, 16))
+register_preset("wiring.train", "quick", lambda: _cpu_run("digits", {}, 0.25, 3, 32))
+register_preset("wiring.train", "paper", _paper_run)
 
 # %% ../../../nbs/42_wiring_training.ipynb #e48b369d
-def run_grid(base: WiringConfig, images=(0,), epochs=(1,), inits=("kaiming_normal",), trained=("all",),
-             store=None, root: Path | str | None = None) -> pd.DataFrame:
-    "Train the grid (one run per images x init x trained) and list the (run, epoch) points it provides."
-    root = Path(root) if root is not None else runs_dir() / f"{base.name}-grid"
-    max_epochs = max(1, math.ceil(max(epochs)))
-    rows = []
-    for n_images in images:
-        for init in inits:
-            for layers in trained:
-                tag = f"img{n_images}_{Path(str(init)).stem}_{layers if isinstance(layers, str) else 'custom'}"
-                values = {**config_to_dict(base), "images": int(n_images), "init": str(init), "trained": layers,
-                          "name": f"{base.name}_{tag}"}
-                values["train"] = {**values["train"], "epochs": max_epochs}
-                config = WiringConfig.from_dict(values)
-                run_dir = root / tag
-                done = None
-                if store is not None:
-                    found = store.find_runs(name=config.name, kind="wiring", status="finished",
-                                            config_match={"images": config.images, "init": config.init})
-                    done = found["run_id"].iloc[-1] if len(found) and (run_dir / "weights").is_dir() else None
-                if done is None:
-                    result = train_wiring(config, store=store, run_dir=run_dir)
-                    run_id, n_used, trainable = result["run_id"], result["images"], result["parameters"]["trainable"]
-                else:
-                    run_id = done
-                    test = store.metrics(run_id, split="test")
-                    n_used = config.images or None
-                    trainable = int(test["trained_parameters"].iloc[-1]) if len(test) else None
-                if not n_used:
-                    n_used = len(training_images(config)[0])
-                for epoch in saved_epochs(run_dir / "weights"):
-                    if epoch == 0 or any(abs(epoch - e) < 1e-6 for e in epochs):
-                        rows.append({"run_id": run_id, "name": config.name, "images": n_used, "init": str(init),
-                                     "trained": layers if isinstance(layers, str) else ",".join(layers),
-                                     "epoch": epoch, "weights": str(run_dir / "weights"),
-                                     "trained_parameters": trainable,
-                                     "supervised_updates": supervised_updates(n_used, epoch)})
-    return pd.DataFrame(rows)
+@dataclass
+class WiringGridConfig(WiringConfig):
+    """A grid of `wiring.train` runs on this config: one run per image count x init x trained layers, each trained to
+    the largest of `grid_epochs`, whose saved weights give the epoch axis (fractional epochs included)."""
+    grid_images: list = field(default_factory=lambda: [0])
+    grid_epochs: list = field(default_factory=lambda: [1])
+    grid_inits: list = field(default_factory=lambda: ["kaiming_normal"])
+    grid_trained: list = field(default_factory=lambda: ["all"])
+
+def grid_config(config: WiringConfig, **grid) -> WiringGridConfig:
+    "The grid (`grid_images=...`, `grid_epochs=...`, ...) over the runs of `config`."
+    values = {f.name: copy.deepcopy(getattr(config, f.name)) for f in fields(WiringConfig)}
+    return WiringGridConfig(**values, **grid)
+
+# %% ../../../nbs/42_wiring_training.ipynb #a7226efc
+def _tag(images: int, init: str, trained) -> str:
+    return f"img{images}_{Path(str(init)).stem}_{trained if isinstance(trained, str) else 'custom'}"
+
+def grid_spec(config: WiringGridConfig, root: Path | str) -> SweepSpec:
+    "The grid as a sweep of `wiring.train` runs (folders under `root`, ids from their configs), in images, init, trained order."
+    base = {k: v for k, v in config.to_dict().items() if not k.startswith("grid_")}
+    base["train"]["epochs"] = max(1, math.ceil(max(config.grid_epochs)))
+    runs = [{"images": int(n), "init": str(init), "trained": trained, "name": f"{config.name}_{_tag(n, init, trained)}"}
+            for n in config.grid_images for init in config.grid_inits for trained in config.grid_trained]
+    return SweepSpec("wiring.train", base=base, overrides=runs, name=config.name, root=str(root))
+
+# %% ../../../nbs/42_wiring_training.ipynb #f56d87d9
+def _points(config: WiringGridConfig, run) -> list[dict]:
+    "The (run, epoch) points one finished grid run provides: at birth and at every epoch of `grid_epochs` it saved."
+    done = load_result(run.run_dir)
+    trained = run.params["trained"]
+    return [{"run_id": run.run_id, "name": run.params["name"], "images": done["images"], "init": run.params["init"],
+             "trained": trained if isinstance(trained, str) else ",".join(trained), "epoch": epoch,
+             "run_dir": run.run_dir, "trained_parameters": done["trained_parameters"],
+             "total_parameters": done["total_parameters"], "supervised_updates": supervised_updates(done["images"], epoch)}
+            for epoch in saved_epochs(run.run_dir)
+            if epoch == 0 or any(abs(epoch - e) < 1e-6 for e in config.grid_epochs)]
+
+def train_grid(config: WiringGridConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
+    """Train the grid (runs under `<run_dir>/runs`, executed by `run_inline`: a finished run is reused by its content id)
+    and list the (run, epoch) points it provides with their supervised updates (table `points`)."""
+    folder = RunFolder.create("wiring.grid", config, run_dir)
+    spec = grid_spec(config, folder.path / "runs")
+    run_inline(spec, store if store is not None else folder.path / "store.sqlite")
+    points = pd.DataFrame([p for run in expand_spec(spec) for p in _points(config, run)])
+    result = RunResult(folder=folder, tables={"points": points}, values={"runs": points["run_id"].nunique()})
+    folder.write_result(result.summary())
+    return result
+
+register_protocol("wiring.grid", WiringGridConfig, train_grid, system="wiring", resumable=False)
+
+# %% ../../../nbs/42_wiring_training.ipynb #7e70c189
+register_preset("wiring.grid", "tiny", lambda: grid_config(
+    _cpu_run("shapes", {"n_per_class": 5, "image_size": 32}, 0.125, 1, 16), grid_images=[40, 0], grid_epochs=[0.5, 1]))
+register_preset("wiring.grid", "quick", lambda: grid_config(
+    _cpu_run("digits", {}, 0.25, 3, 32), grid_images=[320, 0], grid_epochs=[0.2, 0.5, 1, 3]))
+register_preset("wiring.grid", "paper", lambda: grid_config(
+    _paper_run(), grid_images=[100, 1000, 10_000, 100_000, 0], grid_epochs=[0.2, 0.5, 0.8, 1, 3, 5, 6, 10, 20]))
