@@ -32,9 +32,9 @@ from .core import (atomic_torch_save, autocast, config_from_dict, config_to_dict
 
 # %% auto #0
 __all__ = ['TrainConfig', 'set_trainable', 'count_parameters', 'frozen_norm_layers', 'make_optimizer', 'make_schedule',
-           'warmup_factor', 'warmup_lr', 'channels_last_is_safe', 'Batch', 'Callback', 'get_rng_state', 'set_rng_state',
-           'distributed_env', 'init_distributed', 'shard_sizes', 'shard_batch', 'gather_rows', 'Trainer',
-           'recompute_bn_stats']
+           'warmup_factor', 'warmup_lr', 'channels_last_is_safe', 'Batch', 'Callback', 'StopTraining', 'get_rng_state',
+           'set_rng_state', 'distributed_env', 'init_distributed', 'shard_sizes', 'shard_batch', 'gather_rows',
+           'Trainer', 'recompute_bn_stats']
 
 # %% ../nbs/08_train.ipynb #a336aa52
 @dataclass
@@ -200,6 +200,10 @@ class Callback:
     def on_fit_end(self, trainer: "Trainer"): pass
     def state_dict(self) -> dict: return {}
     def load_state_dict(self, state: dict): pass
+
+class StopTraining(Exception):
+    """Raise from a callback to end training early as a normal finish (a convergence criterion): `fit` saves the
+    last checkpoint, records the run `finished` with the reason in its notes, and keeps it in `trainer.stopped`."""
 
 # %% ../nbs/08_train.ipynb #93f148c2
 def get_rng_state() -> dict:
@@ -636,7 +640,7 @@ def fit(self: Trainer, resume: bool | Path | str = False) -> list[dict]:
         self.run_id, self.run_dir = shared[0], Path(shared[1])
     for cb in self.callbacks:
         cb.on_fit_start(self)
-    status = "failed"
+    status, notes, self.stopped = "failed", None, None
     try:
         for epoch in tqdm(range(self.epoch, self.config.epochs), desc=self.run_name, disable=not self.show_progress):
             for cb in self.callbacks:
@@ -663,12 +667,16 @@ def fit(self: Trainer, resume: bool | Path | str = False) -> list[dict]:
                 self.save_checkpoint(self.checkpoint_path())
         self.save_checkpoint(self.checkpoint_path())
         status = "finished"
+    except StopTraining as e:            # a callback ended training early: a normal finish, the reason recorded
+        self.stopped = str(e) or type(e).__name__
+        self.save_checkpoint(self.checkpoint_path())
+        status, notes = "finished", f"stopped early: {self.stopped}"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
         if self.store is not None and self.is_main_process:
-            self.store.finish_run(self.run_id, status)
+            self.store.finish_run(self.run_id, status, notes=notes)
     for cb in self.callbacks:
         cb.on_fit_end(self)
     return self.history

@@ -25,14 +25,33 @@ from ..models import create
 from ..train import Trainer, TrainConfig
 
 # %% auto #0
-__all__ = ['PRESETS', 'SYSTEM_MODULES', 'ExperimentConfig', 'Splits', 'load_splits', 'RunFolder', 'RunResult', 'default_model',
-           'build_trainer', 'finish_run', 'train_run', 'Protocol', 'register_protocol', 'register_preset',
-           'get_protocol', 'list_protocols', 'list_presets', 'merge_config_values', 'preset_config', 'run',
-           'read_config_file', 'config_from_sources', 'LoadedRun', 'load_state', 'load_default_model', 'load_run']
+__all__ = ['PRESETS', 'SYSTEM_MODULES', 'ConfigBase', 'ExperimentConfig', 'Splits', 'load_splits', 'RunFolder', 'RunResult',
+           'default_model', 'build_trainer', 'finish_run', 'train_run', 'Protocol', 'register_protocol',
+           'register_preset', 'get_protocol', 'list_protocols', 'list_presets', 'merge_config_values', 'preset_config',
+           'run', 'read_config_file', 'config_from_sources', 'LoadedRun', 'load_state', 'load_default_model',
+           'load_run']
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #cd587c54
+class ConfigBase:
+    """What every protocol config can do: be built from a nested dict (`nested` names the fields that are configs
+    themselves; values type-checked), be written as one (`to_dict`), and translate a file's keys (`translate_keys`).
+    A config that is not an experiment (a measurement of a finished run) subclasses this alone."""
+    nested: ClassVar[dict] = {}
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str | None = None):
+        return config_from_dict(cls, dict(values or {}), where or cls.__name__, nested=cls.nested)
+
+    @classmethod
+    def translate_keys(cls, values: dict) -> dict:
+        "Values read from a config file, in this config's keys (a system whose original files use other keys overrides this)."
+        return values
+
+    def to_dict(self) -> dict:
+        return config_to_dict(self)
+
 @dataclass
-class ExperimentConfig:
+class ExperimentConfig(ConfigBase):
     "Data (dataset, options, root, label, held-out splits), a model, a seed and how to train: what every experiment has."
     name: str = "run"
     dataset: str = "shapes"
@@ -70,11 +89,6 @@ class ExperimentConfig:
                                          f"set only {key}")
                     values[key] = value
         return config_from_dict(cls, values, where, nested=cls.nested)
-
-    @classmethod
-    def translate_keys(cls, values: dict) -> dict:
-        "Values read from a config file, in this config's keys (a system whose original files use other keys overrides this)."
-        return values
 
     def to_dict(self) -> dict:
         "JSON-ready dict (the engine's copies of `seed` and `label` left out)."
@@ -215,6 +229,11 @@ def finish_run(trainer: Trainer, values: dict | None = None, tables: dict | None
                evaluate: bool = True) -> RunResult:
     "Evaluate a fitted trainer on its test data (logged to the store), write `result.json`, return the `RunResult`."
     metrics = {}
+    if trainer.store is not None and not trainer.run_id and trainer.is_main_process:    # evaluated only, never fitted
+        values_all = {"train": config_to_dict(trainer.config), **trainer.run_config}
+        trainer.run_id = trainer.store.start_run(trainer.run_name, values_all, seed=trainer.config.seed,
+                                                 kind=trainer.run_kind)
+        trainer.store.finish_run(trainer.run_id, "finished", notes="evaluated only")
     if evaluate and getattr(trainer, "test_data", None) is not None:
         metrics["test"] = trainer.evaluate(trainer.test_data)
         trainer.log_metrics(metrics["test"], split="test")       # rank 0 only under torchrun
@@ -225,11 +244,12 @@ def finish_run(trainer: Trainer, values: dict | None = None, tables: dict | None
     return result
 
 def train_run(protocol: str, config: ExperimentConfig, splits: Splits | None = None, *, store=None,
-              run_dir: Path | str | None = None, resume: bool | Path | str = False, **trainer_kw) -> RunResult:
-    "`build_trainer`, `fit` (resuming if asked), `finish_run`: one training run of any system."
+              run_dir: Path | str | None = None, resume: bool | Path | str = False, values: dict | None = None,
+              **trainer_kw) -> RunResult:
+    "`build_trainer`, `fit` (resuming if asked), `finish_run` (recording `values`): one training run of any system."
     trainer = build_trainer(protocol, config, splits, store=store, run_dir=run_dir, **trainer_kw)
     trainer.fit(resume=resume)
-    return finish_run(trainer)
+    return finish_run(trainer, values=values)
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #f491ca14
 PRESETS = ("tiny", "quick", "paper")
@@ -251,7 +271,7 @@ class Protocol:
     def build_config(self, values: dict | None = None, preset: str | None = None):
         "The config from `values` (a nested dict) on top of `preset` (else the config class's defaults)."
         base = preset_config(self.name, preset).to_dict() if preset else {}
-        config = deep_update(base, values or {})
+        config = merge_config_values(base, values or {})
         return self.config_cls.from_dict(config) if hasattr(self.config_cls, "from_dict") else \
             config_from_dict(self.config_cls, config, f"{self.name} config")
 
@@ -308,12 +328,12 @@ def list_presets(protocol: str) -> list[str]:
     return [p for p in PRESETS if (protocol, p) in _PRESETS]
 
 def merge_config_values(base: dict, changes: dict) -> dict:
-    """`changes` merged into the config values `base` (nested dicts merged). Naming another `dataset` (`model`) starts
-    from that dataset's (model's) own options: `base`'s `dataset_kw` (`model_kw`) are dropped unless given again."""
+    """`changes` merged into the config values `base` (nested dicts merged). Naming another `dataset` starts from that
+    dataset's own options: `base`'s `dataset_kw` are dropped unless given again (options such as a model's `width`
+    usually apply to the other models of its family, so `model_kw` stays)."""
     base = dict(base)
-    for name, options in (("dataset", "dataset_kw"), ("model", "model_kw")):
-        if name in changes and changes[name] != base.get(name) and options in base:
-            base[options] = {}
+    if "dataset" in changes and changes["dataset"] != base.get("dataset") and "dataset_kw" in base:
+        base["dataset_kw"] = {}
     return deep_update(base, changes)
 
 def preset_config(protocol: str, preset: str, **overrides):
@@ -353,8 +373,7 @@ def config_from_sources(protocol: str, preset: str | None = "quick", config_file
                         assignments: Sequence[str] | dict | None = None, **values):
     """The config of `protocol`: `preset`, then a config file, then `values` (fields; `None` values ignored), then
     `assignments` (`key=value` strings with dotted keys, or a nested dict). Every value is type-checked. A source that
-    names another `dataset` (`model`) than the preset's starts from that dataset's (model's) own options: the preset's
-    `dataset_kw` (`model_kw`) are dropped unless given again."""
+    names another `dataset` than the preset's starts from that dataset's own options (`merge_config_values`)."""
     proto = get_protocol(protocol)
     merged = preset_config(protocol, preset).to_dict() if preset else {}
     sources = [read_config_file(config_file, proto.config_cls) if config_file else {},
@@ -381,9 +400,12 @@ def load_state(path: Path | str) -> dict:
         raise ValueError(f"{path} is not a neuronb checkpoint (no 'model' weights)")
     return state["model"]
 
-def load_default_model(config, folder: RunFolder, checkpoint: str | None = None) -> nn.Module:
-    "The registry model of `config`, its number of outputs read from the checkpoint's last 2-d weight."
-    state = load_state(folder.checkpoint(checkpoint) if checkpoint else folder.last_checkpoint() or folder.checkpoint())
+def load_default_model(config, folder: RunFolder, checkpoint: str | None = None) -> nn.Module | None:
+    """The registry model of `config`, its number of outputs read from the checkpoint's last 2-d weight (None for a
+    run that saved no weights, such as a measurement)."""
+    if checkpoint is None and folder.last_checkpoint() is None:
+        return None
+    state = load_state(folder.checkpoint(checkpoint) if checkpoint else folder.last_checkpoint())
     heads = [v for k, v in state.items() if k.endswith("weight") and v.ndim == 2]
     kw = {"num_classes": int(heads[-1].shape[0])} if heads else {}
     model = create(config.model, **kw, **config.model_kw)

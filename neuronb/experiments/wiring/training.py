@@ -22,8 +22,8 @@ from ..protocol import (ExperimentConfig, RunFolder, RunResult, Splits, build_tr
 from ..runs import SweepSpec, expand_spec, load_result, run_inline
 from .initialization import apply_init, kaiming_normal_init, load_init
 from ...models import create
-from ...train import (Callback, TrainConfig, count_parameters, frozen_norm_layers, recompute_bn_stats,
-                           set_trainable)
+from ...train import (Callback, StopTraining, TrainConfig, count_parameters, frozen_norm_layers,
+                           recompute_bn_stats, set_trainable)
 
 # %% auto #0
 __all__ = ['TRAINED_LAYERS', 'FRACTIONS', 'trained_patterns', 'supervised_updates', 'checkpoint_name', 'FractionalCheckpoints',
@@ -97,7 +97,7 @@ class FractionalCheckpoints(Callback):
         self._save(trainer, float(epoch + 1))
 
 # %% ../../../nbs/42_wiring_training.ipynb #f5f92f77
-class Converged(Exception):
+class Converged(StopTraining):
     "Raised by `StopAtLearningRate` to end training."
 
 class StopAtLearningRate(Callback):
@@ -190,14 +190,8 @@ def train_wiring(config: WiringConfig, store=None, run_dir: Path | str | None = 
         callbacks.append(StopAtLearningRate(config.min_lr))
     trainer = build_trainer("wiring.train", config, splits, build_model=born_model, train=engine_config(config),
                             callbacks=callbacks, store=store, run_dir=run_dir)
-    converged = None
-    try:
-        trainer.fit(resume=resume)
-    except Converged as e:
-        converged = str(e)
-        trainer.save_checkpoint(trainer.checkpoint_path())
-        if store is not None and trainer.is_main_process:
-            store.finish_run(trainer.run_id, "finished", notes=f"converged: {converged}")
+    trainer.fit(resume=resume)             # a `Converged` stop is a normal finish (`trainer.stopped` says why)
+    converged = trainer.stopped
     counts = count_parameters(trainer.model)
     trainer.log_metrics({"trained_parameters": counts["trainable"], "total_parameters": counts["total"]}, split="test")
     return finish_run(trainer, {"images": len(splits.train), "epochs": trainer.epoch, "converged": converged,
