@@ -1,4 +1,4 @@
-"Baby vision: frame extraction, MoCo mechanics, temporal pairs, selectivity, attention maps, probe, CLI."
+"Baby vision: frame extraction, MoCo mechanics, temporal pairs, selectivity, attention maps, probe, protocols, sweep spec, CLI."
 import math
 
 import numpy as np
@@ -70,15 +70,15 @@ def test_moco_queue_and_momentum_update():
 def test_moco_key_encoder_normalises_with_batch_statistics(tmp_path):
     # regression: the engine once put every norm layer whose parameters need no gradient in eval mode, which made the
     # key encoder normalise with a fresh model's running statistics (mean 0, var 1) and MoCo learn nothing
-    from dataclasses import replace
     from neuronb.data import ImageSet
-    from neuronb.experiments.babyvision.moco import build_moco_trainer, moco_preset
+    from neuronb.experiments.babyvision.moco import moco_trainer
+    from neuronb.experiments.protocol import Splits, preset_config
     g = torch.Generator().manual_seed(0)
     frames = ImageSet(torch.randint(0, 256, (48, 3, 32, 32), dtype=torch.uint8, generator=g),
                       {"time": torch.arange(48) // 8, "frame": torch.arange(48), "video": torch.zeros(48, dtype=torch.long)})
-    config = moco_preset("quick", "static", image_size=32, queue_size=16, model_kw={"width": 0.25, "dropout": 0.0})
-    config = replace(config, train=replace(config.train, epochs=1, batch_size=16, progress=False))
-    trainer = build_moco_trainer(config, data=frames, run_dir=tmp_path / "moco")
+    config = preset_config("babyvision.moco", "tiny", mode="static", image_size=32, queue_size=16,
+                           model_kw={"width": 0.25, "dropout": 0.0}, train={"epochs": 1, "batch_size": 16})
+    trainer = moco_trainer(config, Splits(frames), run_dir=tmp_path / "moco")
     key_bns = [m for m in trainer.model.encoder_k.modules() if isinstance(m, nn.BatchNorm2d)]
     before = key_bns[0].running_mean.clone()
     trainer.fit()
@@ -86,6 +86,71 @@ def test_moco_key_encoder_normalises_with_batch_statistics(tmp_path):
     assert not any(p.requires_grad for p in trainer.model.encoder_k.parameters())
     assert all(m.training for m in key_bns)
     assert not torch.equal(key_bns[0].running_mean, before)     # the keys' batches updated the statistics
+
+
+def test_presets_keep_the_recipes():
+    from neuronb.experiments.protocol import list_presets, list_protocols, preset_config
+    assert list_protocols("babyvision") == ["babyvision.maps", "babyvision.moco", "babyvision.probe",
+                                            "babyvision.selectivity", "babyvision.temporal"]
+    assert all(list_presets(p) == ["tiny", "quick", "paper"] for p in list_protocols("babyvision"))
+    tc = preset_config("babyvision.temporal", "quick")
+    assert (tc.train.epochs, tc.train.batch_size, tc.train.lr, tc.train.precision, tc.model_kw, tc.precise_bn) == \
+        (80, 32, 2e-3, "fp32", {"width": 0.5}, True)
+    assert (tc.val_split, tc.test_split, tc.label, tc.train.label, tc.train.seed) == ("test", None, "time", "time", tc.seed)
+    paper = preset_config("babyvision.temporal", "paper")
+    assert (paper.model, paper.dataset, paper.train.epochs, paper.train.batch_size, paper.train.lr) == \
+        ("resnext50_32x4d", "frames", 16, 256, 5e-4)
+    moco = preset_config("babyvision.moco", "quick")
+    assert (moco.queue_size, moco.momentum, moco.temperature, moco.train.epochs, moco.train.batch_size, moco.train.lr,
+            moco.train.warmup_epochs, moco.head_bn) == (128, 0.99, 0.2, 30, 64, 0.03, 3, True)
+    moco = preset_config("babyvision.moco", "paper")
+    assert (moco.queue_size, moco.momentum, moco.train.epochs, moco.train.lr, moco.train.batch_size, moco.bn_groups) == \
+        (65536, 0.999, 12, 0.015, 128, 4)
+
+
+def test_temporal_and_moco_runs_load_back(isolated):
+    "Both training protocols write a run folder that `load_run` reads back: the backbone, and MoCo's query encoder."
+    from neuronb.experiments.protocol import load_run, run
+    from neuronb.store import RunStore
+    store = RunStore(isolated / "store.sqlite")
+    small = {"dataset_kw": {"seconds": 4, "seg_len": 2}, "train": {"batch_size": 8}}
+    tc = run("babyvision.temporal", preset="tiny", store=store, run_dir=isolated / "tc", **small)
+    assert set(tc.metrics) == {"val"} and 0 <= tc.metrics["val"]["acc"] <= 1
+    loaded = load_run(isolated / "tc")
+    assert loaded.protocol == "babyvision.temporal" and loaded.result["val_acc"] == tc.metrics["val"]["acc"]
+    assert loaded.config.dataset_kw["seconds"] == 4 and loaded.config.train.seed == loaded.config.seed
+    assert all(torch.equal(a, b) for a, b in zip(loaded.model.state_dict().values(), tc.model.state_dict().values()))
+    moco = run("babyvision.moco", preset="tiny", store=store, run_dir=isolated / "moco", queue_size=8, **small)
+    loaded = load_run(isolated / "moco")
+    assert loaded.protocol == "babyvision.moco" and loaded.result["mode"] == "temporal"
+    assert all(torch.equal(a, b) for a, b in zip(loaded.model.state_dict().values(),
+                                                 moco.model.encoder_q.state_dict().values()))
+    probe = run("babyvision.probe", preset="tiny", run_dir=isolated / "probe", probe_epochs=2,
+                sources={"tc": str(isolated / "tc"), "moco": str(isolated / "moco")})
+    assert set(probe.table.model) == {"tc", "moco", "HOG"} and probe.table.test_acc.between(0, 1).all()
+
+
+def test_example_sweep_spec_runs_at_tiny_size(isolated):
+    "examples/babyvision.yaml expands to MoCo's two modes x two seeds; at the tiny preset every run finishes and is recorded."
+    from dataclasses import replace
+    from pathlib import Path
+    from neuronb.experiments.protocol import load_run
+    from neuronb.experiments.runs import expand_spec, load_spec, read_sweep, run_inline
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "babyvision.yaml")
+    assert spec.protocol == "babyvision.moco" and spec.preset == "quick"
+    quick = expand_spec(spec)
+    assert {(r.params["mode"], r.params["seed"]) for r in quick} == {(m, s) for m in ("static", "temporal") for s in (0, 1)}
+    assert all(r.config["train"]["epochs"] == 30 for r in quick)
+    spec = replace(spec, preset="tiny", root=str(isolated / "sweep"), store=str(isolated / "sweep.sqlite"),
+                   base={"queue_size": 8, "dataset_kw": {"seconds": 4, "seg_len": 2}, "train": {"batch_size": 8}})
+    runs = expand_spec(spec)
+    assert [r.params for r in runs] == [r.params for r in quick] and all(r.config["train"]["epochs"] == 1 for r in runs)
+    table = run_inline(spec)
+    assert list(table.status) == ["finished"] * 4
+    assert read_sweep(spec).run_id.tolist() == table.run_id.tolist()       # recorded in the store
+    loaded = load_run(table.run_dir[1])
+    assert loaded.protocol == "babyvision.moco" and loaded.config.seed == table.seed[1]
+    assert loaded.result["mode"] == runs[1].params["mode"]
 
 
 def test_temporal_positive_pairs_are_neighbours():
@@ -161,3 +226,7 @@ def test_cli_bad_input_names_the_path(tmp_path, capsys):
     from neuronb.cli import main
     assert main(["babyvision", "frames", "--videos", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
     assert "missing" in capsys.readouterr().err
+    assert main(["babyvision", "probe", "--preset", "tiny", "--source", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert main(["babyvision", "train", "--preset", "tiny", "--set", "train.lr=abc"]) == 2
+    assert "train.lr" in capsys.readouterr().err

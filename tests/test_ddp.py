@@ -107,21 +107,22 @@ def test_ddp_two_gloo_processes_match_one_process(tmp_path):
 
 MOCO_SCRIPT = textwrap.dedent('''
     import json, sys
-    from dataclasses import replace
     import torch
     from neuronb.data import ImageSet
-    from neuronb.experiments.babyvision.moco import moco_preset, train_moco
+    from neuronb.experiments.babyvision.moco import train_moco
+    from neuronb.experiments.protocol import Splits, preset_config
 
     out, run_dir, mode = sys.argv[1:4]
     g = torch.Generator().manual_seed(0)
     frames = ImageSet(torch.randint(0, 256, (44, 3, 32, 32), dtype=torch.uint8, generator=g),
                       {"time": torch.arange(44) // 8, "frame": torch.arange(44), "video": torch.zeros(44, dtype=torch.long)})
-    config = moco_preset("quick", mode, image_size=32, queue_size=24, model_kw={"width": 0.25, "dropout": 0.0})
     # global batches of 11: 6 / 5 pairs per rank, so the ranks add different numbers of keys to the shared queue
-    config = replace(config, train=replace(config.train, epochs=2, batch_size=11, progress=False, device="cpu"))
-    result = train_moco(config, data=frames, run_dir=run_dir)
-    moco, trainer = result["model"], result["trainer"]
-    json.dump({"world": trainer.world_size, "loss": [h["train_loss"] for h in result["history"]],
+    config = preset_config("babyvision.moco", "quick", mode=mode, image_size=32, queue_size=24,
+                           model_kw={"width": 0.25, "dropout": 0.0},
+                           train={"epochs": 2, "batch_size": 11, "progress": False, "device": "cpu"})
+    result = train_moco(config, splits=Splits(frames), run_dir=run_dir)
+    moco, trainer = result.model, result.trainer
+    json.dump({"world": trainer.world_size, "loss": [h["train_loss"] for h in result.history],
                "queue": moco.queue.flatten().tolist(), "ptr": int(moco.queue_ptr),
                "key_encoder": [p.flatten().tolist() for p in moco.encoder_k.parameters()][:4],
                "query_encoder": [p.flatten().tolist() for p in moco.encoder_q.parameters()][:4]},

@@ -8,8 +8,6 @@ checkpoint formats (temporal classification's `model_state_dict`, MoCo's `state_
 from __future__ import annotations
 
 import copy
-import json
-import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,19 +16,21 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import nn
 
-from ...core import atomic_torch_save, atomic_write_text, config_from_dict, config_to_dict, runs_dir, seed_everything
 from ...data import ImageSet
 from ...data.augment import IMAGENET_MEAN, IMAGENET_STD, moco_augment
+from ..protocol import (ExperimentConfig, RunFolder, RunResult, Splits, build_trainer, finish_run,
+                                          load_splits, load_state, register_preset, register_protocol)
 from ...models import create
-from ...train import Batch, Callback, Trainer, TrainConfig, gather_rows, recompute_bn_stats
-from .temporal import NARROW_BACKBONES, head_name, load_temporal_data
+from ...train import Batch, Callback, Trainer, TrainConfig, gather_rows
+from .temporal import NARROW_BACKBONES, PreciseBN, head_name
 
 # %% auto #0
 __all__ = ['MOCO_MODES', 'add_mlp_head', 'MoCo', 'two_view_augment', 'temporal_partners', 'pair_frames', 'TemporalPairs',
-           'MoCoStep', 'MoCoConfig', 'moco_preset', 'moco_augmentation', 'build_moco', 'build_moco_trainer',
-           'train_moco', 'original_tc_checkpoint', 'original_moco_checkpoint', 'read_original_state_dict',
+           'MoCoStep', 'MoCoConfig', 'moco_augmentation', 'build_moco', 'moco_trainer', 'train_moco',
+           'load_moco_encoder', 'original_tc_checkpoint', 'original_moco_checkpoint', 'read_original_state_dict',
            'load_backbone_weights']
 
 # %% ../../../nbs/63_babyvision_moco.ipynb #72ec8282
@@ -51,6 +51,7 @@ def add_mlp_head(encoder: nn.Module, batch_norm: bool = False) -> nn.Module:
     setattr(parent, child, head)
     return encoder
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #028a7ee5
 class MoCo(nn.Module):
     """MoCo v1/v2 (He et al. 2020; the `moco/builder.py` of baby-vision): query encoder, momentum key encoder, queue.
 
@@ -89,32 +90,35 @@ class MoCo(nn.Module):
         self.queue[:, index] = keys.detach().to(self.queue.dtype).T
         self.queue_ptr[0] = (int(self.queue_ptr) + len(keys)) % size
 
-    def _encode(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        chunks = x.chunk(min(self.bn_groups, len(x)))
-        if self.training and len(chunks[-1]) < 4:
-            warnings.warn(f"MoCo: batch-norm groups of {len(chunks[-1])} samples ({len(x)} views in {len(chunks)} groups); "
-                          f"statistics of so few samples can turn the loss into NaN (seen with groups of 2). Use a "
-                          f"larger batch per process or fewer bn_groups", stacklevel=2)
-        return torch.cat([encoder(chunk) for chunk in chunks]) if len(chunks) > 1 else encoder(x)
+# %% ../../../nbs/63_babyvision_moco.ipynb #2c1eb8ce
+@patch
+def _encode(self: MoCo, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    chunks = x.chunk(min(self.bn_groups, len(x)))
+    if self.training and len(chunks[-1]) < 4:
+        warnings.warn(f"MoCo: batch-norm groups of {len(chunks[-1])} samples ({len(x)} views in {len(chunks)} groups); "
+                      f"statistics of so few samples can turn the loss into NaN (seen with groups of 2). Use a "
+                      f"larger batch per process or fewer bn_groups", stacklevel=2)
+    return torch.cat([encoder(chunk) for chunk in chunks]) if len(chunks) > 1 else encoder(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if len(x) % 2:
-            raise ValueError(f"MoCo expects N query views followed by N key views, got an odd batch of {len(x)}")
-        n = len(x) // 2
-        q = F.normalize(self._encode(self.encoder_q, x[:n]).float(), dim=1)
-        with torch.no_grad():
-            perm = torch.randperm(n, device=x.device)        # shuffle keys across the virtual GPUs
-            k = self._encode(self.encoder_k, x[n:][perm]).float()
-            k = F.normalize(k, dim=1)[torch.argsort(perm)]
-        positive = (q * k).sum(1, keepdim=True)
-        negative = q @ self.queue.clone().detach()
-        if self.in_batch_negatives:     # this batch's other keys: as fresh as the positive, so freshness cannot win
-            others = (q @ k.T).masked_fill(torch.eye(n, dtype=torch.bool, device=q.device), float("-inf"))
-            negative = torch.cat([others, negative], 1)
-        logits = torch.cat([positive, negative], 1) / self.temperature
-        if self.training:
-            self.enqueue(k)
-        return logits
+@patch
+def forward(self: MoCo, x: torch.Tensor) -> torch.Tensor:
+    if len(x) % 2:
+        raise ValueError(f"MoCo expects N query views followed by N key views, got an odd batch of {len(x)}")
+    n = len(x) // 2
+    q = F.normalize(self._encode(self.encoder_q, x[:n]).float(), dim=1)
+    with torch.no_grad():
+        perm = torch.randperm(n, device=x.device)        # shuffle keys across the virtual GPUs
+        k = self._encode(self.encoder_k, x[n:][perm]).float()
+        k = F.normalize(k, dim=1)[torch.argsort(perm)]
+    positive = (q * k).sum(1, keepdim=True)
+    negative = q @ self.queue.clone().detach()
+    if self.in_batch_negatives:     # this batch's other keys: as fresh as the positive, so freshness cannot win
+        others = (q @ k.T).masked_fill(torch.eye(n, dtype=torch.bool, device=q.device), float("-inf"))
+        negative = torch.cat([others, negative], 1)
+    logits = torch.cat([positive, negative], 1) / self.temperature
+    if self.training:
+        self.enqueue(k)
+    return logits
 
 # %% ../../../nbs/63_babyvision_moco.ipynb #c5314202
 def two_view_augment(augment: Callable) -> Callable:
@@ -129,6 +133,7 @@ def two_view_augment(augment: Callable) -> Callable:
         return torch.cat([augment(first, generator), augment(second, generator)])
     return views
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #b8a027f7
 def temporal_partners(frame: torch.Tensor, window: Sequence[int] = (-1, 0), video: torch.Tensor | None = None,
                       generator: torch.Generator | None = None) -> torch.Tensor:
     """For each item the index of a partner `offset` positions away in time, `offset` uniform in `[window[0], window[1]]`.
@@ -152,6 +157,7 @@ def temporal_partners(frame: torch.Tensor, window: Sequence[int] = (-1, 0), vide
     target = torch.minimum(torch.maximum(position + offsets, starts[position]), ends[position])
     return order[target]
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #b72b601c
 def pair_frames(data: ImageSet, window: Sequence[int] = (-1, 0), seed: int = 0, frame_label: str = "frame",
                 video_label: str | None = "video") -> ImageSet:
     "`data` with 6-channel images `[anchor, partner]` and labels `partner` (its index) and `offset` (in positions)."
@@ -190,35 +196,39 @@ MOCO_MODES = ("static", "temporal")
 
 def _moco_train(**kw) -> TrainConfig:
     base = dict(epochs=12, batch_size=256, optimizer="sgd", lr=0.015, momentum=0.9, weight_decay=0.0, schedule="cosine",
-                augment="none", mean=IMAGENET_MEAN, std=IMAGENET_STD, label=MoCoStep.label,
+                augment="none", mean=IMAGENET_MEAN, std=IMAGENET_STD,
                 drop_last=True)       # as the original's loader: a last batch of one pair cannot be batch-normalised
     return TrainConfig(**{**base, **kw})
 
 @dataclass
-class MoCoConfig:
-    "One MoCo v2 run, static or temporal."
+class MoCoConfig(ExperimentConfig):
+    """One MoCo v2 run, static or temporal: the shared data, model, seed and training fields (every frame trains: no
+    validation or test split; `label` only names the frames' temporal classes) plus MoCo's own."""
     name: str = "moco"
-    mode: str = "temporal"
-    window: tuple = (-1, 0)            # temporal partner offsets, inclusive; the original's effective window
     dataset: str = "headcam"
     dataset_kw: dict = field(default_factory=lambda: {"fps": 5, "seg_len": 4, "size": 64})
-    root: str | None = None
+    label: str = "time"
+    val_fraction: float = 0.0
+    test_split: str | None = None
     model: str = "mobilenet_v2"
     model_kw: dict = field(default_factory=lambda: {**NARROW_BACKBONES["mobilenet_v2"], "dropout": 0.0})
+    train: TrainConfig = field(default_factory=_moco_train)
+    mode: str = "temporal"
+    window: tuple = (-1, 0)            # temporal partner offsets, inclusive; the original's effective window
     image_size: int = 64
     dim: int = 128
     queue_size: int = 65536
     momentum: float = 0.999
     temperature: float = 0.2
     mlp: bool = True
-    head_bn: bool = False              # batch norm in the MLP head (not in the original; see moco_preset)
+    head_bn: bool = False              # batch norm in the MLP head (not in the original; see the quick preset)
     bn_groups: int = 2
     in_batch_negatives: bool = False   # also contrast with the batch's other keys (not in the original; see the notes)
     aug_plus: bool = True              # MoCo v2 augmentation (else v1)
     precise_bn: bool = False           # after training, recompute the query encoder's BN statistics on the frames
-    train: TrainConfig = field(default_factory=_moco_train)
 
     def __post_init__(self):
+        super().__post_init__()
         self.window = tuple(self.window)
         if self.mode not in MOCO_MODES:
             raise ValueError(f"MoCoConfig.mode={self.mode!r}; expected one of {MOCO_MODES}")
@@ -227,33 +237,7 @@ class MoCoConfig:
         if self.head_bn and not self.mlp:
             raise ValueError("MoCoConfig.head_bn=True needs mlp=True (the batch norms sit in the MLP head)")
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "MoCoConfig":
-        return config_from_dict(cls, values, "MoCoConfig", nested={"train": TrainConfig})
-
-def moco_preset(preset: str = "quick", mode: str = "temporal", **overrides) -> MoCoConfig:
-    """`quick`: half-width MobileNetV2 (as temporal classification's quick preset) on 64-px frames of 3 one-minute
-    headcam videos (720 training frames), K 128, m 0.99, T 0.2, batch 64, SGD lr 0.03 with 3 epochs of linear warm-up
-    then cosine, 30 epochs (about 330 steps), batch norm in the MLP head (not in the original). At this size the
-    original recipe collapsed (every embedding the same, loss stuck at ln(1 + K)) within the first epoch; warm-up
-    alone avoided it and head batch norm learned fastest (see the notes above). fp32: on a CPU with AVX-512 BF16 these
-    depthwise-convolution steps ran about 1.5x faster in fp32 than under bf16 autocast.
-    `paper`: the original scripts (ResNeXt-50 32x4d, lr 0.015, T 0.2, K 65536, m 0.999, MLP, aug+, cosine, 12 epochs,
-    batch 256 images: 256 pairs static, 128 pairs temporal) on extracted frames (`frames` dataset, pass `root=`).
-    Temporal pairs are built in memory (`in_memory=True`): for a whole SAYCam child, use a subset that fits."""
-    if preset == "quick":
-        config = MoCoConfig(mode=mode, dataset_kw={"fps": 5, "seg_len": 4, "size": 64, "n_videos": 3, "seconds": 60},
-                            model_kw={"width": 0.5, "dropout": 0.0}, queue_size=128, momentum=0.99, precise_bn=True,
-                            head_bn=True, train=_moco_train(epochs=30, batch_size=64, lr=0.03, warmup_epochs=3,
-                                                            precision="fp32"))
-    elif preset == "paper":
-        config = MoCoConfig(mode=mode, dataset="frames", dataset_kw={"size": 224, "in_memory": mode == "temporal"},
-                            model="resnext50_32x4d", model_kw={},
-                            image_size=224, bn_groups=4, train=_moco_train(batch_size=256 if mode == "static" else 128))
-    else:
-        raise ValueError(f"preset must be 'quick' or 'paper', got {preset!r}")
-    return replace(config, **overrides)
-
+# %% ../../../nbs/63_babyvision_moco.ipynb #96e35122
 def moco_augmentation(config: MoCoConfig) -> Callable:
     "The two-view augmentation: MoCo v2 (`aug_plus`) or v1 at the config's image size, blur scaled to it."
     factor = config.image_size / 224
@@ -272,49 +256,61 @@ def build_moco(config: MoCoConfig) -> MoCo:
     return MoCo(encoder, config.dim, config.queue_size, config.momentum, config.temperature, config.bn_groups,
                 config.in_batch_negatives)
 
-def build_moco_trainer(config: MoCoConfig, data=None, store=None, run_dir: Path | str | None = None,
-                       callbacks: Sequence[Callback] = ()) -> Trainer:
-    "A Trainer running MoCo: frames (static) or per-epoch temporal pairs, two-view augmentation, `MoCoStep`."
-    frames = data if data is not None else load_temporal_data(
-        replace(_as_temporal(config), val_split=None, val_fraction=0.0))[0]
+# %% ../../../nbs/63_babyvision_moco.ipynb #0422b12e
+def moco_trainer(config: MoCoConfig, splits: Splits | None = None, store=None, run_dir: Path | str | None = None,
+                 callbacks: Sequence[Callback] = ()) -> Trainer:
+    """`build_trainer` for MoCo: the frames (static) or per-epoch temporal pairs, the two-view augmentation, `MoCoStep`,
+    and precise BN of the query encoder when training ends (`precise_bn`)."""
+    frames = (splits if splits is not None else load_splits(config)).train
     if config.queue_size >= len(frames):
         raise ValueError(f"MoCoConfig.queue_size={config.queue_size} is not below the {len(frames)} training frames: the "
                          f"queue would hold an older key of each query's own frame as a negative. Use a queue of at "
                          f"most a fraction of the frames (the original: 65536 of millions) or more frames")
-    seed_everything(config.train.seed)
-    model = build_moco(config)
-    run_dir = Path(run_dir) if run_dir is not None else runs_dir() / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    atomic_write_text(run_dir / "config.json", json.dumps(config_to_dict(config), indent=1))
     steps: list[Callback] = [MoCoStep()]
     train_data = frames
     if config.mode == "temporal":
-        pairs = TemporalPairs(frames, config.window, config.train.seed)
+        pairs = TemporalPairs(frames, config.window, config.seed)
         steps.append(pairs)
         train_data = pairs.pairs(0)
+    if config.precise_bn:       # as temporal classification's precise_bn, for the encoder that is kept
+        steps.append(PreciseBN(frames, "encoder_q", config.train.batch_size))
     # the key encoder is frozen for the optimizer and DDP, yet normalises with batch statistics like the queries
     train = replace(config.train, label=MoCoStep.label, freeze=tuple(dict.fromkeys((*config.train.freeze, "encoder_k.*"))),
                     frozen_norm_eval=False)
-    return Trainer(model, train_data, train, callbacks=[*steps, *callbacks],
-                   store=store, run_name=config.name, run_kind=f"babyvision-moco-{config.mode}", run_dir=run_dir,
-                   augment=moco_augmentation(config), run_config={k: v for k, v in config_to_dict(config).items() if k != "train"})
+    return build_trainer("babyvision.moco", config, Splits(train_data), build_model=lambda config, splits: build_moco(config),
+                         train=train, callbacks=[*steps, *callbacks], augment=moco_augmentation(config), store=store,
+                         run_dir=run_dir)
 
-def _as_temporal(config: MoCoConfig):
-    from neuronb.experiments.babyvision.temporal import TemporalConfig
-    return TemporalConfig(dataset=config.dataset, dataset_kw=config.dataset_kw, root=config.root, label="time",
-                          val_split=None, image_size=config.image_size)
-
+# %% ../../../nbs/63_babyvision_moco.ipynb #11da5de7
 def train_moco(config: MoCoConfig, store=None, run_dir: Path | str | None = None, resume: bool | Path | str = False,
-               data=None, callbacks: Sequence[Callback] = ()) -> dict:
-    "Train one MoCo run; return the trainer, history, the MoCo module and its query encoder (the learned backbone)."
-    trainer = build_moco_trainer(config, data, store, run_dir, callbacks)
-    history = trainer.fit(resume=resume)
-    if config.precise_bn:       # as temporal classification's precise_bn, for the encoder that is kept
-        frames = trainer.callbacks[1].frames if config.mode == "temporal" else trainer.train_data
-        recompute_bn_stats(trainer.model.encoder_q, frames, batch_size=config.train.batch_size, mean=config.train.mean,
-                           std=config.train.std)
-        trainer.save_checkpoint(trainer.checkpoint_path())
-    return {"trainer": trainer, "history": history, "model": trainer.model, "encoder": trainer.model.encoder_q,
-            "run_id": trainer.run_id}
+               splits: Splits | None = None, callbacks: Sequence[Callback] = ()) -> RunResult:
+    "MoCo v2 on video frames, static or temporal; the result's model is the MoCo module, its `encoder_q` the backbone."
+    trainer = moco_trainer(config, splits, store, run_dir, callbacks)
+    trainer.fit(resume=resume)
+    return finish_run(trainer, values={"mode": config.mode})
+
+def load_moco_encoder(config: MoCoConfig, folder: RunFolder, checkpoint: str | None = None) -> nn.Module:
+    "The query encoder (the learned backbone) of a MoCo run: what `load_run` returns as its model."
+    moco = build_moco(config)
+    moco.load_state_dict(load_state(folder.checkpoint(checkpoint) if checkpoint else
+                                    folder.last_checkpoint() or folder.checkpoint()))
+    return moco.encoder_q
+
+register_protocol("babyvision.moco", MoCoConfig, train_moco, system="babyvision", load_model=load_moco_encoder)
+
+# %% ../../../nbs/63_babyvision_moco.ipynb #d16e990f
+def _moco_small(dataset_kw: dict, queue_size: int, **train) -> MoCoConfig:
+    return MoCoConfig(dataset_kw={"fps": 5, "seg_len": 4, **dataset_kw}, image_size=dataset_kw["size"],
+                      model_kw={"width": 0.5, "dropout": 0.0}, queue_size=queue_size, momentum=0.99, precise_bn=True,
+                      head_bn=True, train=_moco_train(lr=0.03, warmup_epochs=3, precision="fp32", **train))
+
+register_preset("babyvision.moco", "tiny", lambda: _moco_small(
+    {"size": 32, "n_videos": 2, "seconds": 8, "video_size": 96}, 16, epochs=1, batch_size=32, progress=False))
+register_preset("babyvision.moco", "quick", lambda: _moco_small(
+    {"size": 64, "n_videos": 3, "seconds": 60}, 128, epochs=30, batch_size=64))
+register_preset("babyvision.moco", "paper", lambda: MoCoConfig(
+    dataset="frames", dataset_kw={"size": 224, "in_memory": True}, model="resnext50_32x4d", model_kw={}, image_size=224,
+    bn_groups=4, train=_moco_train(batch_size=128)))
 
 # %% ../../../nbs/63_babyvision_moco.ipynb #5e252464
 def original_tc_checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
@@ -329,6 +325,7 @@ def original_moco_checkpoint(moco: MoCo, epoch: int, arch: str, optimizer: torch
     return {"epoch": int(epoch), "arch": arch, "state_dict": {f"module.{k}": v for k, v in moco.state_dict().items()},
             "optimizer": optimizer.state_dict() if optimizer is not None else {}}
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #4db80873
 def _load_weights_only(path: Path):
     scalar_types = [np.dtype, np.ndarray, type(np.dtype(np.float64)), type(np.dtype(np.float32)), type(np.dtype(np.int64))]
     try:
@@ -364,6 +361,7 @@ def read_original_state_dict(path: Path | str) -> tuple[dict, str]:
     raise ValueError(f"{path}: neither 'model_state_dict' (temporal classification) nor 'state_dict' (MoCo); "
                      f"top-level keys {sorted(ckpt)[:6]}")
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #e3d80573
 def load_backbone_weights(model: nn.Module, source: Path | str | dict, keep_head: bool = False) -> dict:
     """Load an original checkpoint file (or a state dict) into `model`, all but its head; returns what was left out.
 

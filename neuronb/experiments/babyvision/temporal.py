@@ -7,25 +7,21 @@ training engine with the original augmentation done in batches on the device."""
 # %% ../../../nbs/62_babyvision_temporal.ipynb #bdaef48e
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import torch
 from torch import nn
 
-from ...core import atomic_write_text, config_from_dict, config_to_dict, in_test, runs_dir, seed_everything
-from ...data import get_dataset
 from ...data.augment import IMAGENET_MEAN, IMAGENET_STD, baby_vision_augment
+from ..protocol import (ExperimentConfig, RunResult, Splits, build_trainer, finish_run,
+                                          register_preset, register_protocol)
 from ...models import create
-from ...train import Callback, Trainer, TrainConfig, recompute_bn_stats
+from ...train import Callback, TrainConfig, recompute_bn_stats
 
 # %% auto #0
-__all__ = ['BACKBONES', 'NARROW_BACKBONES', 'TEMPORAL_PRESETS', 'backbone', 'head_name', 'temporal_augment', 'TemporalConfig',
-           'temporal_preset', 'load_temporal_data', 'n_classes', 'build_temporal_trainer', 'train_temporal',
-           'load_temporal_run', 'head_name_from_state']
+__all__ = ['BACKBONES', 'NARROW_BACKBONES', 'backbone', 'head_name', 'temporal_augment', 'TemporalConfig', 'PreciseBN',
+           'finish_with_validation', 'train_temporal']
 
 # %% ../../../nbs/62_babyvision_temporal.ipynb #08e7ddba
 BACKBONES = ("mobilenet_v2", "resnext50_32x4d", "resnet50")
@@ -59,114 +55,74 @@ def _tc_train(**kw) -> TrainConfig:
     return TrainConfig(**{**base, **kw})
 
 @dataclass
-class TemporalConfig:
-    "One temporal-classification run: data, backbone, augmentation and training hyper-parameters."
+class TemporalConfig(ExperimentConfig):
+    """One temporal-classification run: the shared data, model, seed and training fields (validated on headcam's
+    `test` split, the last 20% of every segment; no test split, as the original) plus the augmentation and precise BN."""
     name: str = "temporal"
     dataset: str = "headcam"
     dataset_kw: dict = field(default_factory=lambda: {"fps": 5, "seg_len": 4, "size": 64})
-    root: str | None = None
     label: str = "time"
-    val_split: str | None = "test"     # headcam's `test` holds the last 20% of every segment
-    val_fraction: float = 0.0          # without val_split: hold out this fraction of train, stratified by label
+    val_fraction: float = 0.0
+    val_split: str | None = "test"
+    test_split: str | None = None
     model: str = "mobilenet_v2"
     model_kw: dict = field(default_factory=lambda: dict(NARROW_BACKBONES["mobilenet_v2"]))
+    train: TrainConfig = field(default_factory=_tc_train)
     image_size: int = 64
     augment: bool = True               # the original's `--augmentation` (default on)
     crop_scale: tuple = (0.2, 1.0)
     precise_bn: bool = False           # after training, recompute batch-norm statistics on the unaugmented frames
-    train: TrainConfig = field(default_factory=_tc_train)
 
     def __post_init__(self):
+        super().__post_init__()
         self.crop_scale = tuple(self.crop_scale)
         if self.image_size < 8:
             raise ValueError(f"TemporalConfig.image_size must be >= 8, got {self.image_size}")
-        if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"TemporalConfig.val_fraction must be in [0, 1), got {self.val_fraction}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TemporalConfig":
-        return config_from_dict(cls, values, "TemporalConfig", nested={"train": TrainConfig})
-
-TEMPORAL_PRESETS = ("quick", "paper")
-
-def temporal_preset(preset: str = "quick", **overrides) -> TemporalConfig:
-    """`quick`: half-width MobileNetV2 on 64-px `headcam` frames (5 fps, 4-s classes), Adam 2e-3, 80 epochs of
-    batch 32 (about 600 steps: with the original augmentation, fewer steps left it near chance), precise BN, fp32
-    (on a CPU with AVX-512 BF16 and no AMX these depthwise-convolution steps ran 1.4x faster in fp32 than in bf16).
-    `paper`: ResNeXt-50 32x4d on 224-px extracted frames (`frames` dataset, 5 fps, 288-s classes: pass
-    `root=`), Adam 5e-4, batch 256, 16 epochs, no schedule, as the released `TC-*-resnext` models."""
-    if preset == "quick":
-        config = TemporalConfig(precise_bn=True, model_kw={"width": 0.5},
-                                train=_tc_train(epochs=80, batch_size=32, lr=2e-3, precision="fp32"))
-    elif preset == "paper":
-        config = TemporalConfig(dataset="frames", dataset_kw={"size": 224}, val_split=None, model="resnext50_32x4d",
-                                model_kw={}, image_size=224, train=_tc_train())
-    else:
-        raise ValueError(f"preset must be one of {TEMPORAL_PRESETS}, got {preset!r}")
-    return replace(config, **overrides)
 
 # %% ../../../nbs/62_babyvision_temporal.ipynb #0f5ba619
-def load_temporal_data(config: TemporalConfig) -> tuple:
-    "`(train, val)` for `config` (`val` may be None)."
-    train = get_dataset(config.dataset, "train", root=config.root, **config.dataset_kw)
-    if config.label not in train.labels:
-        raise ValueError(f"dataset {config.dataset!r} has no label {config.label!r}; labels are {sorted(train.labels)}")
-    val = None
-    if config.val_split:
-        val = get_dataset(config.dataset, config.val_split, root=config.root, **config.dataset_kw)
-    elif config.val_fraction > 0:
-        train, val = train.split_off(config.val_fraction, seed=config.train.seed, stratify=config.label)
-    return train, val
+class PreciseBN(Callback):
+    """When training ends, re-estimate the batch-norm statistics of `module` (a dotted submodule of the model, `''` for
+    all of it) on the unaugmented `data` (default: the training data) and rewrite the last checkpoint with them."""
+    def __init__(self, data=None, module: str = "", batch_size: int = 256):
+        self.data, self.module, self.batch_size = data, module, batch_size
 
-def n_classes(data, label: str) -> int:
-    "Number of classes of `label` for an in-memory ImageSet or a streaming dataset (class names, else max + 1)."
-    names = getattr(data, "classes", {}).get(label)
-    return len(names) if names else int(data.labels[label].max()) + 1
-
-def build_temporal_trainer(config: TemporalConfig, data: tuple | None = None, store=None,
-                           run_dir: Path | str | None = None, callbacks: Sequence[Callback] = ()) -> Trainer:
-    "A Trainer for `config`: backbone with one output per temporal class, the original augmentation, cross-entropy."
-    train, val = data if data is not None else load_temporal_data(config)
-    seed_everything(config.train.seed)
-    model = create(config.model, num_classes=n_classes(train, config.label), **config.model_kw)
-    run_dir = Path(run_dir) if run_dir is not None else runs_dir() / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    atomic_write_text(run_dir / "config.json", json.dumps(config_to_dict(config), indent=1))
-    augment = temporal_augment(config.image_size, config.crop_scale) if config.augment else None
-    tcfg = replace(config.train, label=config.label)
-    return Trainer(model, train, tcfg, val_data=val, callbacks=callbacks, store=store, run_name=config.name,
-                   run_kind="babyvision-temporal", run_dir=run_dir, augment=augment,
-                   run_config={k: v for k, v in config_to_dict(config).items() if k != "train"})
-
-def train_temporal(config: TemporalConfig, store=None, run_dir: Path | str | None = None, resume: bool | Path | str = False,
-                   data: tuple | None = None, callbacks: Sequence[Callback] = ()) -> dict:
-    "Train one temporal-classification run; return the trainer, its history and the final validation metrics."
-    trainer = build_temporal_trainer(config, data, store, run_dir, callbacks)
-    history = trainer.fit(resume=resume)
-    if config.precise_bn:
-        recompute_bn_stats(trainer.model, trainer.train_data, batch_size=config.train.batch_size, mean=config.train.mean,
-                           std=config.train.std)
+    def on_fit_end(self, trainer):
+        net = trainer.model.get_submodule(self.module) if self.module else trainer.model
+        data = self.data if self.data is not None else trainer.train_data
+        recompute_bn_stats(net, data, batch_size=self.batch_size, mean=trainer.config.mean, std=trainer.config.std)
         trainer.save_checkpoint(trainer.checkpoint_path())
-    val = trainer.evaluate(trainer.val_data) if trainer.val_data is not None else {}
-    return {"trainer": trainer, "history": history, "val": val, "run_id": trainer.run_id, "model": trainer.model}
 
-def load_temporal_run(run_dir: Path | str, checkpoint: str = "last.pt") -> tuple[nn.Module, TemporalConfig]:
-    "The trained model (weights from `run_dir/checkpoints/<checkpoint>`, loaded weights_only) and its config."
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{run_dir} is not a temporal-classification run folder (no config.json)")
-    config = TemporalConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    path = run_dir / "checkpoints" / checkpoint
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)["model"]
-    n_out = state[head_name_from_state(state)].shape[0]
-    model = create(config.model, num_classes=n_out, **config.model_kw)
-    model.load_state_dict(state)
-    return model.eval(), config
+# %% ../../../nbs/62_babyvision_temporal.ipynb #9720d27e
+def finish_with_validation(trainer) -> RunResult:
+    "`finish_run`, with the final metrics on the validation data (after any precise BN) recorded as split `val`."
+    val = trainer.evaluate(trainer.val_data) if trainer.val_data is not None else None
+    result = finish_run(trainer)
+    if val is not None:
+        result.metrics["val"] = val
+        if trainer.is_main_process:
+            trainer.folder.write_result(result.summary())
+    return result
 
-def head_name_from_state(state: dict) -> str:
-    "Key of the head's weight in a backbone state dict (the last 2-d `*.weight`)."
-    keys = [k for k, v in state.items() if k.endswith("weight") and v.ndim == 2]
-    if not keys:
-        raise ValueError("state dict holds no linear layer weight")
-    return keys[-1]
+# %% ../../../nbs/62_babyvision_temporal.ipynb #47d1a527
+def train_temporal(config: TemporalConfig, store=None, run_dir: Path | str | None = None,
+                   resume: bool | Path | str = False, splits: Splits | None = None,
+                   callbacks: Sequence[Callback] = ()) -> RunResult:
+    "Temporal classification: a backbone learns which temporal segment of the video each frame comes from."
+    augment = temporal_augment(config.image_size, config.crop_scale) if config.augment else None
+    precise = [PreciseBN(batch_size=config.train.batch_size)] if config.precise_bn else []
+    trainer = build_trainer("babyvision.temporal", config, splits, callbacks=[*precise, *callbacks], augment=augment,
+                            store=store, run_dir=run_dir)
+    trainer.fit(resume=resume)
+    return finish_with_validation(trainer)
+
+register_protocol("babyvision.temporal", TemporalConfig, train_temporal, system="babyvision")
+
+# %% ../../../nbs/62_babyvision_temporal.ipynb #d3fe3928
+register_preset("babyvision.temporal", "tiny", lambda: TemporalConfig(
+    dataset_kw={"fps": 5, "seg_len": 4, "size": 32, "n_videos": 2, "seconds": 8, "video_size": 96}, image_size=32,
+    precise_bn=True, model_kw={"width": 0.5},
+    train=_tc_train(epochs=1, batch_size=32, lr=2e-3, precision="fp32", progress=False)))
+register_preset("babyvision.temporal", "quick", lambda: TemporalConfig(
+    precise_bn=True, model_kw={"width": 0.5}, train=_tc_train(epochs=80, batch_size=32, lr=2e-3, precision="fp32")))
+register_preset("babyvision.temporal", "paper", lambda: TemporalConfig(
+    dataset="frames", dataset_kw={"size": 224}, val_split=None, model="resnext50_32x4d", model_kw={}, image_size=224))
