@@ -15,8 +15,8 @@ import yaml
 
 # %% auto #0
 __all__ = ['add_config_arguments', 'add_store_argument', 'config_from_cli', 'open_store', 'result_json', 'cmd_data', 'cmd_train',
-           'cmd_evaluate', 'cmd_run', 'cmd_protocols', 'cmd_report', 'cmd_store', 'cmd_bench', 'command_modules',
-           'build_parser', 'main']
+           'cmd_evaluate', 'print_result', 'run_config', 'cmd_run', 'cmd_protocols', 'cmd_report', 'cmd_store',
+           'cmd_bench', 'command_modules', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #91e0a731
 from .core import deep_update, parse_assignments  # noqa: F401  (shared by every subcommand)
@@ -98,16 +98,23 @@ def cmd_evaluate(args):
     return 0
 
 # %% ../nbs/11_cli.ipynb #ae4acce7
-def cmd_run(args):
-    "Any registered protocol, by name: `neuronb run critical.train --preset tiny --set train.epochs=2`."
-    from neuronb.experiments.protocol import run
-    result = run(args.protocol, config_from_cli(args.protocol, args), store=open_store(args.store),
-                 run_dir=args.run_dir, resume=args.resume)
+def print_result(result) -> None:
+    "A protocol's result as the subcommands print it: its JSON, then each of its tables."
     print(result_json(result))
     for name, table in result.tables.items():
         print(f"\n{name}:")
         _print_table(table)
+
+def run_config(protocol: str, config, args: argparse.Namespace) -> int:
+    "Run `protocol` on `config` with the parsed `--store`, `--run-dir` and `--resume`; print the result."
+    from neuronb.experiments.protocol import run
+    print_result(run(protocol, config, store=open_store(args.store), run_dir=args.run_dir,
+                     resume=getattr(args, "resume", False)))
     return 0
+
+def cmd_run(args):
+    "Any registered protocol, by name: `neuronb run critical.train --preset tiny --set train.epochs=2`."
+    return run_config(args.protocol, config_from_cli(args.protocol, args), args)
 
 def cmd_protocols(args):
     "Every registered protocol with its presets and what it does."

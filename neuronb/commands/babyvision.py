@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import add_config_arguments, cmd_run, config_from_cli
+from ..cli import add_config_arguments, config_from_cli, run_config
 
 # %% auto #0
 __all__ = ['ACTIONS', 'PROTOCOLS', 'parse_sources', 'cmd_frames', 'action_config', 'cmd_protocol', 'run', 'add_parser']
@@ -55,10 +55,8 @@ def action_config(args):
     return config_from_cli(PROTOCOLS[args.action], args, **flags)
 
 def cmd_protocol(args) -> int:
-    "Run the action's registered protocol through `neuronb run` (its config given whole): the result's JSON and tables."
-    config = action_config(args)
-    return cmd_run(argparse.Namespace(protocol=PROTOCOLS[args.action], preset=None, config=None, set=config.to_dict(),
-                                      store=args.store, run_dir=args.run_dir, resume=args.resume))
+    "Run the action's registered protocol on its config; print the result's JSON and tables."
+    return run_config(PROTOCOLS[args.action], action_config(args), args)
 
 def run(args) -> int:
     "Dispatch `neuronb babyvision <action>`."
