@@ -94,28 +94,3 @@ def test_report_param_relative_to_caller(isolated, tmp_path):
     assert (tmp_path / "out" / "reads.html").is_file()
     bad = run_cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit", cwd=tmp_path)
     assert bad.returncode == 2 and "--param expects key=value" in bad.stderr
-
-
-def test_critical_train_variance_sweep(isolated):
-    "The original flags' meaning: --schedule N --slow is N epochs of x0.97 decay; -1..1 is a deficit in epoch 0."
-    store = isolated / "c.sqlite"
-    common = ["--kw", "n_per_class=8", "--width", "0.125", "--batch-size", "64", "--store", store, "--quiet"]
-    out = run_cli("critical", "train", "--schedule", "2", "--slow", "--deficit", "downsample", "--deficit-start", "-1",
-                  "--deficit-end", "1", "--track-information", "1", "--run-dir", isolated / "run", *common)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
-    assert result["epochs"] == 2
-    config = json.loads((isolated / "run" / "config.json").read_text())
-    assert (config["deficit"], config["deficit_start"], config["deficit_end"]) == ("blur", 0, 1)
-    assert config["train"]["schedule"] == "exp" and config["train"]["gamma"] == 0.97
-    metrics = run_cli("store", "metrics", result["run_id"], "--store", store)
-    assert "info_b_only_bits" in metrics.stdout
-    variance = run_cli("critical", "variance", "--run-dir", isolated / "run", "--n-batches", "2")
-    assert variance.returncode == 0, variance.stderr
-    assert "fraction_dominated_by_a" in variance.stdout
-    sweep = run_cli("critical", "sweep", "--schedule", "2", "--slow", "--removal-epochs", "0", "1", "--post-epochs", "1",
-                    "--run-dir", isolated / "sweep", *common)
-    assert sweep.returncode == 0, sweep.stderr
-    assert (isolated / "sweep" / "main" / "checkpoints" / "epoch_0001.pt").is_file()
-    bad = run_cli("critical", "train", "--deficit-start", "5", "--deficit-end", "3", *common)
-    assert bad.returncode == 2 and "deficit_start=5" in bad.stderr

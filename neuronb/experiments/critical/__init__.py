@@ -1,6 +1,7 @@
 """Critical learning periods for multisensory integration (Kleinman, Achille & Soatto, CVPR 2023):
-two-sensor inputs, deficits as training callbacks, schedules. Written by hand: re-exports the public
-names of the modules exported from the notebooks `nbs/2*_critical_*.ipynb`."""
+two-sensor inputs, deficits as training callbacks, schedules, and the protocols `critical.train`,
+`critical.removal`, `critical.windows` and `critical.variance` (registered on import). Written by hand:
+re-exports the public names of the modules exported from the notebooks `nbs/2*_critical_*.ipynb`."""
 from neuronb.models import split_resnet  # noqa: F401  (importing neuronb.models registers the two-sensor models)
 from neuronb.experiments.critical.sensors import (CIFAR_MEAN, CIFAR_STD, SENSORS, Blur, ColourLuminanceSplit,
                                                   ContrastLoss, Deficit, FieldOfViewSplit, IndependentSensors, Noise,
@@ -11,9 +12,11 @@ from neuronb.experiments.critical.sensors import (CIFAR_MEAN, CIFAR_STD, SENSORS
 from neuronb.experiments.critical.theory import (DeficitRuns, TwoSourceTask, critical_period_table,  # noqa: F401
                                                  deep_mode_strength, hierarchical_correlation, plot_critical_period,
                                                  plot_route_dynamics, shallow_mode_strength, simulate_deficits)
-from neuronb.experiments.critical.protocols import (DEFICITS, SPLITS, CriticalConfig, build_trainer,  # noqa: F401
-                                                    critical_callbacks, deficit_removal_sweep, train_critical,
+from neuronb.experiments.critical.protocols import (DEFICITS, SIZES, SPLITS, TRAIN_KINDS,  # noqa: F401
+                                                    CriticalConfig, RemovalConfig, SensorVarianceConfig,
+                                                    TrackUsableInformation, WindowConfig, cached_sensor_variance,
+                                                    critical_callbacks, critical_preset, critical_trainer_kw,
+                                                    deficit_removal_sweep, load_critical_model,
+                                                    measure_sensor_variance, relative_variance, removal_sweeps,
+                                                    sensor_variance_of_run, sensor_views, single_run, train_critical, no_model,
                                                     window_sensitivity)
-from neuronb.experiments.critical.protocols import (TrackUsableInformation, load_critical_run,  # noqa: F401
-                                                    run_sensor_variance, sensor_views, removal_sweeps,
-                                                    cached_sensor_variance)
