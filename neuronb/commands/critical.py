@@ -7,7 +7,6 @@ with `--preset`, `--config` and `--set` like every system, and the original `mai
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 from ..cli import _print_table, add_config_arguments, config_from_cli, open_store, result_json
 from ..core import parse_assignments
@@ -71,11 +70,7 @@ def critical_config(args):
                                n_batches=args.n_batches, threshold=args.threshold, checkpoint=args.checkpoint,
                                name=args.name)
     preset = preset_config(protocol, args.preset)
-    values = original_flags(args, preset)
-    config = config_from_cli(protocol, args, **values)
-    if "deficit" in values and config.deficit != preset.deficit and config.deficit_kw == preset.deficit_kw:
-        config = replace(config, deficit_kw={})        # the preset's options of another deficit do not carry over
-    return config
+    return config_from_cli(protocol, args, **original_flags(args, preset))   # another deficit: its own options
 
 # %% ../../nbs/27_critical_cli.ipynb #34eae619
 def cmd_critical(args) -> int:

@@ -35,8 +35,11 @@ __all__ = ['PRESETS', 'SYSTEM_MODULES', 'ConfigBase', 'ExperimentConfig', 'Split
 class ConfigBase:
     """What every protocol config can do: be built from a nested dict (`nested` names the fields that are configs
     themselves; values type-checked), be written as one (`to_dict`), and translate a file's keys (`translate_keys`).
-    A config that is not an experiment (a measurement of a finished run) subclasses this alone."""
+    A config that is not an experiment (a measurement of a finished run) subclasses this alone. `option_fields` pairs a
+    choice with its options (`dataset` -> `dataset_kw`): a change of the choice drops the options it had
+    (`merge_config_values`)."""
     nested: ClassVar[dict] = {}
+    option_fields: ClassVar[dict] = {}
 
     @classmethod
     def from_dict(cls, values: dict, where: str | None = None):
@@ -67,10 +70,17 @@ class ExperimentConfig(ConfigBase):
     train: TrainConfig = field(default_factory=TrainConfig)
 
     nested: ClassVar[dict] = {"train": TrainConfig}
+    option_fields: ClassVar[dict] = {"dataset": "dataset_kw"}
 
     def __post_init__(self):
+        where = type(self).__name__
         if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"{type(self).__name__}.val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise ValueError(f"{where}.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if "root" in self.dataset_kw:          # `--kw root=DIR`: the readers take the root from the config, once
+            root = self.dataset_kw["root"]
+            if self.root is not None and str(self.root) != str(root):
+                raise ValueError(f"{where}: root given twice (root={self.root!r}, dataset_kw.root={root!r})")
+            self.root, self.dataset_kw = str(root), {k: v for k, v in self.dataset_kw.items() if k != "root"}
         if self.train.seed != self.seed or self.train.label != self.label:
             self.train = replace(self.train, seed=self.seed, label=self.label)
 
@@ -143,10 +153,7 @@ class RunFolder:
         path = self.path / name
         if not path.is_file():
             raise FileNotFoundError(f"{self.path} is not a neuronb run folder: no {name}")
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from e
+        return read_yaml_file(path, "run file")
 
     @property
     def protocol(self) -> str:
@@ -271,7 +278,7 @@ class Protocol:
     def build_config(self, values: dict | None = None, preset: str | None = None):
         "The config from `values` (a nested dict) on top of `preset` (else the config class's defaults)."
         base = preset_config(self.name, preset).to_dict() if preset else {}
-        config = merge_config_values(base, values or {})
+        config = merge_config_values(base, values or {}, getattr(self.config_cls, "option_fields", None))
         return self.config_cls.from_dict(config) if hasattr(self.config_cls, "from_dict") else \
             config_from_dict(self.config_cls, config, f"{self.name} config")
 
@@ -327,13 +334,15 @@ def list_presets(protocol: str) -> list[str]:
     get_protocol(protocol)
     return [p for p in PRESETS if (protocol, p) in _PRESETS]
 
-def merge_config_values(base: dict, changes: dict) -> dict:
-    """`changes` merged into the config values `base` (nested dicts merged). Naming another `dataset` starts from that
-    dataset's own options: `base`'s `dataset_kw` are dropped unless given again (options such as a model's `width`
+def merge_config_values(base: dict, changes: dict, option_fields: dict | None = None) -> dict:
+    """`changes` merged into the config values `base` (nested dicts merged). A change of a choice in `option_fields`
+    (default: `dataset` -> `dataset_kw`; a config class names its own, e.g. `deficit` -> `deficit_kw`) starts from
+    that choice's own options: `base`'s options are dropped unless given again (a model's options, such as `width`,
     usually apply to the other models of its family, so `model_kw` stays)."""
     base = dict(base)
-    if "dataset" in changes and changes["dataset"] != base.get("dataset") and "dataset_kw" in base:
-        base["dataset_kw"] = {}
+    for choice, options in (option_fields if option_fields is not None else {"dataset": "dataset_kw"}).items():
+        if choice in changes and changes[choice] != base.get(choice) and options in base:
+            base[options] = {}
     return deep_update(base, changes)
 
 def preset_config(protocol: str, preset: str, **overrides):
@@ -343,7 +352,7 @@ def preset_config(protocol: str, preset: str, **overrides):
         raise ValueError(f"protocol {protocol!r} has no preset {preset!r}; it has {list_presets(protocol)}")
     config = _PRESETS[(protocol, preset)]()
     if overrides:
-        config = type(config).from_dict(merge_config_values(config.to_dict(), overrides))
+        config = type(config).from_dict(merge_config_values(config.to_dict(), overrides, type(config).option_fields))
     return config
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #4716722e
@@ -380,7 +389,7 @@ def config_from_sources(protocol: str, preset: str | None = "quick", config_file
                {k: v for k, v in values.items() if v is not None},
                (assignments if isinstance(assignments, dict) else parse_assignments(assignments)) if assignments else {}]
     for source in sources:
-        merged = merge_config_values(merged, source)
+        merged = merge_config_values(merged, source, getattr(proto.config_cls, "option_fields", None))
     return proto.build_config(merged)
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #134c2150

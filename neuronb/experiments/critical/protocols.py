@@ -62,6 +62,8 @@ class CriticalConfig(ExperimentConfig):
     rand_zero_input: bool = False
     track_information: int = 0         # every k epochs, usable information per sensor on the validation set (0: off)
 
+    option_fields: ClassVar[dict] = {"dataset": "dataset_kw", "deficit": "deficit_kw"}   # another deficit: its own options
+
     def __post_init__(self):
         super().__post_init__()
         where = type(self).__name__
