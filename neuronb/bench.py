@@ -45,6 +45,7 @@ def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, seconds: floa
         best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - start))
     return best
 
+# %% ../nbs/13_bench.ipynb #596fdb0f
 def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
     "The first processor's model name and feature flags in the text of Linux's /proc/cpuinfo."
     name, flags = "unknown CPU", set()
@@ -57,6 +58,7 @@ def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
             flags = set(value.split())
     return name, flags
 
+# %% ../nbs/13_bench.ipynb #459ae78b
 def cpu_description(cpuinfo: Path | str = "/proc/cpuinfo") -> str:
     """The CPU's name, core count and which units run bf16 matrix products on it (AMX tiles, AVX-512 BF16 or
     neither), read from /proc/cpuinfo; elsewhere, torch's vector capability."""
@@ -68,6 +70,7 @@ def cpu_description(cpuinfo: Path | str = "/proc/cpuinfo") -> str:
              else "no bf16 units")
     return f"{name}, {os.cpu_count()} cores, bf16 via {units}"
 
+# %% ../nbs/13_bench.ipynb #b6ad3f1e
 def training_step_flops(model: nn.Module, batch: torch.Tensor, num_classes: int) -> float:
     "FLOPs of one forward + backward pass of `model` on `batch` (torch's flop counter)."
     from torch.utils.flop_counter import FlopCounterMode
@@ -88,6 +91,7 @@ class PILDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         return self.transform(self.imageset.to_pil(i)), int(self.imageset.labels[self.label][i])
 
+# %% ../nbs/13_bench.ipynb #01ab9a64
 def reference_train(model: nn.Module, train, steps: int, batch_size: int = 128, lr: float = 0.05,
                     num_workers: int = 2, seed: int = 0, mean=(0.5,) * 3, std=(0.5,) * 3) -> dict:
     "Train the conventional way (PIL transforms per sample, DataLoader, fp32 NCHW eager) for `steps` steps."
@@ -164,6 +168,7 @@ class TrainBenchResult:
                f"reference {ref_achieved / 1e9:.1f} GFLOP/s = {ref_achieved / self.peak_fp32:.1%} of the fp32 peak"]
         return out
 
+# %% ../nbs/13_bench.ipynb #9f125340
 def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_per_class: int = 250,
                 num_workers: int = 2, precision: str = "auto", seed: int = 0, log=print) -> TrainBenchResult:
     """Run both loops for `steps` steps on the same model init and data; measure throughput, accuracy and FLOP/s.

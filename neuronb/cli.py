@@ -34,21 +34,25 @@ def add_config_arguments(parser: argparse.ArgumentParser, presets: bool = True) 
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     return parser
 
+# %% ../nbs/11_cli.ipynb #4c9aad45
 def add_store_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--store", default=None, help="run store SQLite file (default runs/neuronb.sqlite)")
     return parser
 
+# %% ../nbs/11_cli.ipynb #455ceac1
 def config_from_cli(protocol: str, args: argparse.Namespace, **values):
     "The config of `protocol` from the parsed `--preset`, `--config`, the subcommand's flag `values` and `--set`."
     from neuronb.experiments.protocol import config_from_sources
     return config_from_sources(protocol, getattr(args, "preset", "quick"), getattr(args, "config", None),
                                getattr(args, "set", None), **values)
 
+# %% ../nbs/11_cli.ipynb #6b7e092b
 def open_store(path: str | Path | None = None):
     "The run store at `path` (default `runs/neuronb.sqlite`)."
     from neuronb.store import RunStore
     return RunStore(path) if path else RunStore()
 
+# %% ../nbs/11_cli.ipynb #c5856989
 def result_json(result) -> str:
     "A protocol's `RunResult` as the JSON the subcommands print: run id and folder, epochs, metrics per split, values."
     trainer = result.trainer
@@ -92,6 +96,7 @@ def cmd_train(args):
     print(result_json(result))
     return 0
 
+# %% ../nbs/11_cli.ipynb #425974d7
 def cmd_evaluate(args):
     from neuronb.experiments.classification import evaluate_run
     print(json.dumps(evaluate_run(args.run_dir, args.split, args.checkpoint), indent=1, default=float))
@@ -105,6 +110,7 @@ def print_result(result) -> None:
         print(f"\n{name}:")
         _print_table(table)
 
+# %% ../nbs/11_cli.ipynb #7be104be
 def run_config(protocol: str, config, args: argparse.Namespace) -> int:
     "Run `protocol` on `config` with the parsed `--store`, `--run-dir` and `--resume`; print the result."
     from neuronb.experiments.protocol import run
@@ -112,10 +118,12 @@ def run_config(protocol: str, config, args: argparse.Namespace) -> int:
                      resume=getattr(args, "resume", False)))
     return 0
 
+# %% ../nbs/11_cli.ipynb #377675b2
 def cmd_run(args):
     "Any registered protocol, by name: `neuronb run critical.train --preset tiny --set train.epochs=2`."
     return run_config(args.protocol, config_from_cli(args.protocol, args), args)
 
+# %% ../nbs/11_cli.ipynb #e50a982f
 def cmd_protocols(args):
     "Every registered protocol with its presets and what it does."
     from neuronb.experiments.protocol import get_protocol, list_presets, list_protocols
@@ -137,6 +145,7 @@ def cmd_report(args):
         return 1
     return 0
 
+# %% ../nbs/11_cli.ipynb #2096f087
 def cmd_store(args):
     store = open_store(args.store)
     if args.action == "runs":
@@ -147,6 +156,7 @@ def cmd_store(args):
         _print_table(store.scores())
     return 0
 
+# %% ../nbs/11_cli.ipynb #71a783a8
 def cmd_bench(args):
     if args.what == "sweep":      # a sequential sweep vs the local cluster, separate vs torch.func-stacked models
         from neuronb.sweep import bench_sweep
@@ -227,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     return p
 
+# %% ../nbs/11_cli.ipynb #e9284693
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `neuronb` command."
     args = build_parser().parse_args(argv)

@@ -61,6 +61,7 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
         return torch.device("mps")
     return torch.device("cpu")
 
+# %% ../nbs/00_core.ipynb #d46c669e
 _BF16_CACHE: dict[str, bool] = {}
 
 def cpu_has_fast_bf16() -> bool:
@@ -71,6 +72,7 @@ def cpu_has_fast_bf16() -> bool:
         return False
     return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
 
+# %% ../nbs/00_core.ipynb #faf958a1
 def supports_bf16(device: torch.device | str) -> bool:
     "Whether bf16 autocast works on `device` and is worth using there (checked once per device type)."
     device = torch.device(device)
@@ -89,6 +91,7 @@ def supports_bf16(device: torch.device | str) -> bool:
     _BF16_CACHE[device.type] = ok
     return ok
 
+# %% ../nbs/00_core.ipynb #a2f4160c
 def resolve_precision(precision: str, device: torch.device | str) -> str:
     "Turn `'auto'|'bf16'|'fp32'` into the precision actually used on `device` (`'bf16'` or `'fp32'`)."
     if precision not in ("auto", "bf16", "fp32"):
@@ -101,6 +104,7 @@ def resolve_precision(precision: str, device: torch.device | str) -> str:
         raise ValueError(f"precision='bf16' requested but device {device} does not support bf16 autocast")
     return "fp32"
 
+# %% ../nbs/00_core.ipynb #009b4c2f
 def autocast(device: torch.device | str, precision: str):
     "Context manager: bf16 autocast on `device` when `precision == 'bf16'`, else a no-op."
     device = torch.device(device)
@@ -118,6 +122,7 @@ def project_root(start: Path | str | None = None) -> Path:
             return d
     return here
 
+# %% ../nbs/00_core.ipynb #ab984ffe
 def _dir_from_env(var: str, default: str) -> Path:
     p = Path(os.environ[var]) if os.environ.get(var) else project_root() / default
     p.mkdir(parents=True, exist_ok=True)
@@ -127,10 +132,12 @@ def data_dir() -> Path:
     "Folder for generated and cached datasets (`NEURONB_DATA` or `<project>/data`)."
     return _dir_from_env("NEURONB_DATA", "data")
 
+# %% ../nbs/00_core.ipynb #ac38aa15
 def runs_dir() -> Path:
     "Folder for checkpoints and the run store (`NEURONB_RUNS` or `<project>/runs`)."
     return _dir_from_env("NEURONB_RUNS", "runs")
 
+# %% ../nbs/00_core.ipynb #50df10d3
 def reports_dir() -> Path:
     "Folder for rendered HTML reports (`NEURONB_REPORTS` or `<project>/reports`)."
     return _dir_from_env("NEURONB_REPORTS", "reports")
@@ -161,22 +168,26 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         raise
 
+# %% ../nbs/00_core.ipynb #0182b402
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     "Write `data` to `path` atomically."
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #53444feb
 def atomic_write_text(path: Path | str, text: str) -> Path:
     "Write `text` (UTF-8) to `path` atomically."
     return atomic_write_bytes(path, text.encode())
 
+# %% ../nbs/00_core.ipynb #34c4755d
 def atomic_torch_save(obj: Any, path: Path | str) -> Path:
     "`torch.save` to `path` atomically (temporary file, fsync, rename)."
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #2369513b
 def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
     "Hex SHA-256 of a file, read in chunks."
     h = hashlib.sha256()
@@ -199,6 +210,7 @@ class ConfigValueError(ValueError):
         self.where, self.key, self.value, self.expected = where, key, value, expected
         super().__init__(f"{where}: {key}={value!r} is not valid: expected {expected}")
 
+# %% ../nbs/00_core.ipynb #302121ce
 _SIMPLE_TYPES = {bool: "true or false", int: "an integer", float: "a number (float)", str: "a string",
                  dict: "a mapping", list: "a list", tuple: "a list"}
 
@@ -266,6 +278,7 @@ def read_yaml_file(path: Path | str, what: str = "file") -> Any:
     except yaml.YAMLError as e:
         raise ValueError(f"{what} {path} is not valid YAML: {e}") from e
 
+# %% ../nbs/00_core.ipynb #116b4802
 def load_weights_file(path: Path | str, what: str = "checkpoint", map_location="cpu") -> Any:
     "`torch.load(path, weights_only=True)`; a missing or unreadable file is an error naming `what` and the path."
     path = Path(path).expanduser()
@@ -294,6 +307,7 @@ def parse_assignments(items: list[str] | None, where: str = "--set") -> dict:
         node[last] = yaml.safe_load(value)
     return out
 
+# %% ../nbs/00_core.ipynb #ce4a68be
 def deep_update(base: dict, updates: dict) -> dict:
     "Recursively merge `updates` into a copy of `base` (nested dicts merged, everything else replaced)."
     out = dict(base)

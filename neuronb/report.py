@@ -37,6 +37,7 @@ def show(fig, height: int | None = None):
               "text/plain": f"<plotly figure: {fig.layout.title.text or 'untitled'}>"}
     display(bundle, raw=True)
 
+# %% ../nbs/10_report.ipynb #53db37de
 def plotly_js_source() -> Path:
     "The plotly.min.js shipped inside the installed plotly package (no network needed)."
     import plotly
@@ -50,14 +51,17 @@ def reports_source_dir() -> Path:
     "Folder holding the report notebooks (`<project>/nbs/reports`)."
     return project_root() / "nbs" / "reports"
 
+# %% ../nbs/10_report.ipynb #579a6225
 def list_reports(source: Path | str | None = None) -> list[str]:
     "Names of the report notebooks (file stems), in order."
     source = Path(source) if source else reports_source_dir()
     return sorted(p.stem for p in source.glob("*.ipynb") if not p.name.startswith("_"))
 
+# %% ../nbs/10_report.ipynb #bf768f03
 class ReportError(RuntimeError):
     "A report notebook failed; the message names the notebook and the failing cell."
 
+# %% ../nbs/10_report.ipynb #cf42900a
 @dataclass
 class ReportResult:
     name: str
@@ -65,6 +69,7 @@ class ReportResult:
     seconds: float
     preset: str
 
+# %% ../nbs/10_report.ipynb #e527a752
 def _failing_cell(exc) -> str:
     cell = getattr(exc, "exec_count", None)
     ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
@@ -91,6 +96,7 @@ def execute_report(name: str, preset: str = "quick", out_dir: Path | str | None 
             raise ReportError(f"report notebook {notebook} failed in {_failing_cell(e)}") from None
     return executed
 
+# %% ../nbs/10_report.ipynb #e6d0ef30
 @contextmanager
 def report_scratch(name: str):
     """A scratch folder that the report's kernel (and the processes it starts) use as TMPDIR, removed afterwards
@@ -108,6 +114,7 @@ def report_scratch(name: str):
             os.environ["TMPDIR"] = before
         shutil.rmtree(scratch, ignore_errors=True)
 
+# %% ../nbs/10_report.ipynb #dfb39809
 def render_html(executed: Path | str, html_path: Path | str) -> Path:
     "Convert an executed notebook to HTML that loads the shared local plotly.js; written atomically."
     import nbformat
@@ -122,6 +129,7 @@ def render_html(executed: Path | str, html_path: Path | str) -> Path:
     atomic_write_text(html_path, body)
     return html_path
 
+# %% ../nbs/10_report.ipynb #4ff7c81c
 def write_index(results: list[ReportResult], out_dir: Path | str) -> Path:
     "Write `index.html` listing the rendered reports."
     out_dir = Path(out_dir)
@@ -141,6 +149,7 @@ def write_index(results: list[ReportResult], out_dir: Path | str) -> Path:
             f"<body><h1>neuronb reports</h1><ul>{''.join(rows)}</ul></body></html>")
     return atomic_write_text(out_dir / "index.html", text)
 
+# %% ../nbs/10_report.ipynb #702e2100
 def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: Path | str | None = None,
                 source: Path | str | None = None, parameters: dict | None = None, timeout: int = 3600,
                 log=print) -> list[ReportResult]:

@@ -212,6 +212,7 @@ def connection(self: RunStore) -> sqlite3.Connection:
     self._local.conn, self._local.pid = self._open(), os.getpid()
     return self._local.conn
 
+# %% ../nbs/01_store.ipynb #991451ae
 @patch
 def close(self: RunStore):
     "Close this thread's connection (the next query opens a new one)."

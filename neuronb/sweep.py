@@ -34,6 +34,7 @@ def default_workers() -> int:
     import torch
     return torch.cuda.device_count() or max(1, min(os.cpu_count() or 1, 8))
 
+# %% ../nbs/70_sweep.ipynb #56b904bb
 def local_cluster(n_workers: int | None = None, threads_per_worker: int | None = None, runs_per_device: int = 1):
     """A `distributed` cluster on 127.0.0.1: `n_workers` single-task workers pinned to GPUs round-robin (when there
     are GPUs), each with `threads_per_worker` torch threads (default: cores / workers)."""
@@ -69,6 +70,7 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int | None =
             del os.environ[key]
         os.environ.update(saved)
 
+# %% ../nbs/70_sweep.ipynb #f694b863
 def slurm_cluster(n_jobs: int = 1, **slurm_kw):
     "A dask-jobqueue `SLURMCluster` scaled to `n_jobs` jobs (needs the `slurm` extra)."
     try:
@@ -80,6 +82,7 @@ def slurm_cluster(n_jobs: int = 1, **slurm_kw):
     cluster.scale(jobs=n_jobs)
     return cluster
 
+# %% ../nbs/70_sweep.ipynb #8258b6fc
 @contextlib.contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None, threads_per_worker: int | None = None,
             **slurm_kw) -> Iterator:
@@ -164,6 +167,7 @@ def train_separately(models: list, batches: list, lrs: list[float]) -> list:
             optimizer.step()
     return models
 
+# %% ../nbs/70_sweep.ipynb #05fb4804
 def train_stacked(models: list, batches: list, lrs: list[float]) -> dict:
     """Plain SGD of K models of one architecture at once with `torch.func` (stacked parameters, vmapped gradients);
     returns the stacked parameters `{name: tensor of shape (K, ...)}`."""

@@ -190,6 +190,7 @@ class Batch:
     inputs: Any
     labels: dict
 
+# %% ../nbs/08_train.ipynb #bbce6118
 class Callback:
     "Hooks into the training loop; override what you need."
     def on_fit_start(self, trainer: "Trainer"): pass
@@ -201,6 +202,7 @@ class Callback:
     def state_dict(self) -> dict: return {}
     def load_state_dict(self, state: dict): pass
 
+# %% ../nbs/08_train.ipynb #a26f9d24
 class StopTraining(Exception):
     """Raise from a callback to end training early as a normal finish (a convergence criterion): `fit` saves the
     last checkpoint, records the run `finished` with the reason in its notes, and keeps it in `trainer.stopped`."""
@@ -218,6 +220,7 @@ def get_rng_state() -> dict:
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
+# %% ../nbs/08_train.ipynb #ad24893b
 def set_rng_state(state: dict):
     "Restore what `get_rng_state` returned."
     py = state["python"]
@@ -427,6 +430,7 @@ def head_losses(self: Trainer, outputs, labels: dict) -> dict[str, torch.Tensor]
     return {"main": F.cross_entropy(outputs.float(), labels[self.config.label],
                                     label_smoothing=self.config.label_smoothing)}
 
+# %% ../nbs/08_train.ipynb #9361a7ee
 @patch
 def loss(self: Trainer, outputs, labels: dict) -> tuple[torch.Tensor, dict]:
     if self.loss_fn is not None:
@@ -460,6 +464,7 @@ def is_main_process(self: Trainer) -> bool:
     "True in a single process and on rank 0: the process that writes checkpoints, the store and progress."
     return self.rank == 0
 
+# %% ../nbs/08_train.ipynb #74f324c8
 @patch(as_prop=True)
 def show_progress(self: Trainer) -> bool:
     return self.config.progress and not in_test() and self.is_main_process
@@ -580,6 +585,7 @@ def checkpoint_state(self: Trainer) -> dict:
             "config": config_to_dict(self.config), "history": self.history, "run_id": self.run_id or "",
             "callbacks": [cb.state_dict() for cb in self.callbacks]}
 
+# %% ../nbs/08_train.ipynb #72b2c54e
 @patch
 def save_checkpoint(self: Trainer, path: Path | str) -> Path:
     """Write a checkpoint atomically (temporary file + rename) and record it in the run store. Distributed: rank 0

@@ -30,6 +30,7 @@ def class_map(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"class_map: need features (N, C, h, w) and weights (C,), got {tuple(features.shape)} and {tuple(weights.shape)}")
     return torch.einsum("ijkl,j->ikl", features.float(), weights.float())
 
+# %% ../../nbs/65_analysis_maps.ipynb #3dd01bce
 def attention_mask(maps: torch.Tensor, size: int | tuple[int, int] | None = None, gain: float = 10.0,
                    scope: str = "batch") -> torch.Tensor:
     "`sigmoid(gain * M / std(M))` after bicubic upsampling of `(N, h, w)` maps to `size`; std over the batch or per image."
@@ -54,11 +55,13 @@ def layer_output(model: nn.Module, images: torch.Tensor, layer: str, preprocess:
         recorders[key].calls = []
     return out.float().cpu()
 
+# %% ../../nbs/65_analysis_maps.ipynb #f10b4745
 def probe_class_weights(classifier: nn.Linear, std: torch.Tensor | None = None) -> torch.Tensor:
     "Per-class weights `(n_classes, C)` on raw features of a linear read-out (divided by the probe's feature std)."
     weight = classifier.weight.detach().float().cpu()
     return weight / std.view(1, -1) if std is not None else weight
 
+# %% ../../nbs/65_analysis_maps.ipynb #9a0325fb
 def class_attention_maps(model: nn.Module, images: torch.Tensor, layer: str, weights: torch.Tensor,
                          preprocess: Callable | None = None, gain: float = 10.0, scope: str = "batch") -> torch.Tensor:
     "Masks `(N, H, W)` in (0, 1): `sigmoid(gain M / std M)` of the class-weighted sum of `layer`'s maps, at image size."
@@ -84,6 +87,7 @@ def integrated_gradients_maps(model: nn.Module, images: torch.Tensor, target: in
         model.train(was_training)
     return attr.detach().abs().sum(1).float().cpu()
 
+# %% ../../nbs/65_analysis_maps.ipynb #adf5a6e5
 def gradcam_maps(model: nn.Module, images: torch.Tensor, target: int | torch.Tensor, layer: str,
                  preprocess: Callable | None = None, model_fn: Callable | None = None) -> torch.Tensor:
     "captum Grad-CAM of `layer` for `target`, ReLU'd and upsampled to the images: `(N, H, W)`."
@@ -99,6 +103,7 @@ def gradcam_maps(model: nn.Module, images: torch.Tensor, target: int | torch.Ten
         model.train(was_training)
     return LayerAttribution.interpolate(cam.detach(), tuple(images.shape[-2:]), interpolate_mode="bilinear")[:, 0].float().cpu()
 
+# %% ../../nbs/65_analysis_maps.ipynb #67809526
 def plot_attention_comparison(images: torch.Tensor, maps: dict[str, torch.Tensor], path: Path | str | None = None,
                               titles: Sequence[str] | None = None, max_images: int = 8):
     """One row per image: the image, then each map (masks multiply the image, as in the paper; the others are

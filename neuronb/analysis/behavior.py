@@ -49,6 +49,7 @@ def check_behavior_data(data, where: str = "behavioural data") -> "xr.Dataset":
         raise ValueError(f"{where}: trials against the image's own object (distractor == label); those must be NaN")
     return data
 
+# %% ../../nbs/43b_analysis_behavior.ipynb #e9005f43
 def make_behavior_data(correct, images, labels, objects: Sequence[str] | None = None) -> "xr.Dataset":
     "Behavioural data as an `xarray.Dataset` from `correct (stimuli, objects, trials)`, images and an object index per image."
     import xarray as xr
@@ -65,6 +66,7 @@ def make_behavior_data(correct, images, labels, objects: Sequence[str] | None = 
                        "label": (("stimulus",), labels)}, coords={"object": ("distractor", np.array(objects))})
     return check_behavior_data(data, "make_behavior_data")
 
+# %% ../../nbs/43b_analysis_behavior.ipynb #d3d81816
 def behavior_from_trials(trial_stimulus, trial_distractor, trial_correct, images, labels,
                          objects: Sequence[str] | None = None, n_objects: int | None = None) -> "xr.Dataset":
     "Behavioural data from per-trial choices: trial `t` showed image `trial_stimulus[t]` against `trial_distractor[t]`."
@@ -87,6 +89,7 @@ def behavior_from_trials(trial_stimulus, trial_distractor, trial_correct, images
     correct[stimulus[order], distractor[order], slot] = choice[order]
     return make_behavior_data(correct, images, labels, objects)
 
+# %% ../../nbs/43b_analysis_behavior.ipynb #2ae571c2
 def save_behavior_data(data, path: Path | str) -> Path:
     "Write behavioural data to `.npz` or `.nc` (NetCDF), atomically."
     path = Path(path)
@@ -95,6 +98,7 @@ def save_behavior_data(data, path: Path | str) -> Path:
         correct=data["correct"].values, images=data["images"].values, label=data["label"].values,
         objects=data["object"].values.astype(str)), "save_behavior_data")
 
+# %% ../../nbs/43b_analysis_behavior.ipynb #b97e79d5
 def load_behavior_data(path: Path | str) -> "xr.Dataset":
     "Read behavioural data from `.npz` (dense `correct` or per-trial arrays) or `.nc`, validated."
     path = Path(path)
@@ -189,6 +193,7 @@ def signature_reliability(trials, labels, metric: str = "i2n", n_splits: int = 1
         values.append(2 * r / (1 + r))
     return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
 
+# %% ../../nbs/43b_analysis_behavior.ipynb #19c11c14
 def behavioral_consistency(model_trials, subject_trials, labels, metric: str = "i2n", n_splits: int = 10,
                            seed: int = 0, eps: float = 0.01) -> dict:
     """`{'consistency', 'correlation', 'model_reliability', 'subject_reliability', 'n_entries'}` between the
@@ -235,6 +240,7 @@ def readout_probabilities(features, labels, n_folds: int = 5, n_repeats: int = 4
                 out[repeat][np.ix_(test, readout.classes_)] = readout.predict_proba((features[test] - mean) / scale)
     return out
 
+# %% ../../nbs/43b_analysis_behavior.ipynb #6d12ce71
 def two_afc_performance(probabilities, labels) -> np.ndarray:
     "`(stimuli, objects, repeats)` 2AFC accuracies `p_true / (p_true + p_distractor)` of `probabilities (repeats, stimuli, objects)`."
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -246,6 +252,7 @@ def two_afc_performance(probabilities, labels) -> np.ndarray:
     accuracy[:, np.arange(len(labels)), labels] = np.nan
     return accuracy.transpose(1, 2, 0)
 
+# %% ../../nbs/43b_analysis_behavior.ipynb #31b57f7b
 def model_behavior(model: nn.Module, images, labels, layer: str, preprocess: Callable | None = None,
                    reduce: str = "avgpool", max_features: int = 1024, n_folds: int = 5, n_repeats: int = 4,
                    regularization: float = 1.0, seed: int = 0, batch_size: int = 128) -> np.ndarray:
@@ -254,6 +261,7 @@ def model_behavior(model: nn.Module, images, labels, layer: str, preprocess: Cal
                                  max_features=max_features, seed=seed, reduce=reduce)[layer]
     return two_afc_performance(readout_probabilities(features, labels, n_folds, n_repeats, regularization, seed), labels)
 
+# %% ../../nbs/43b_analysis_behavior.ipynb #11bbedeb
 def behavior_benchmark(model: nn.Module, data, layer: str, metric: str = "i2n", preprocess: Callable | None = None,
                        reduce: str = "avgpool", n_repeats: int = 4, regularization: float = 1.0, n_splits: int = 10,
                        seed: int = 0, **readout) -> dict:

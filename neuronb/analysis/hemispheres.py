@@ -44,6 +44,7 @@ def correctness_patterns(correct: Mapping[str, Sequence[bool]], group: Sequence[
     frame["pattern"] = ["-".join("".join(row[a:b]) for a, b in zip(bounds[:-1], bounds[1:])) for row in letters]
     return frame
 
+# %% ../../nbs/54_bilateral_analysis.ipynb #637d73ca
 def pattern_counts(patterns: pd.DataFrame) -> pd.DataFrame:
     "Number and fraction of images per pattern, largest first."
     counts = patterns["pattern"].value_counts()
@@ -67,10 +68,12 @@ def same_class_pairs(labels, n_pairs: int = 2000, seed: int = 0) -> tuple[torch.
         first.append(idx[a]); second.append(idx[b])
     return torch.stack(first), torch.stack(second)
 
+# %% ../../nbs/54_bilateral_analysis.ipynb #61e864e0
 def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "Row-wise `1 - cos(a, b)` of two `(N, D)` tensors (0: same direction, 1: orthogonal, 2: opposite)."
     return 1 - nn.functional.cosine_similarity(a.float(), b.float(), dim=1, eps=1e-12)
 
+# %% ../../nbs/54_bilateral_analysis.ipynb #8bb8964b
 def same_class_distances(features: Mapping[str, torch.Tensor], labels, n_pairs: int = 2000,
                          seed: int = 0) -> pd.DataFrame:
     "Cosine distance of the same random same-class pairs in every feature space; one column per space, plus `label`."
@@ -98,6 +101,7 @@ def select_head(output, head: str | None):
         raise ValueError(f"head={head!r} given but the model returns one tensor of logits")
     return output
 
+# %% ../../nbs/54_bilateral_analysis.ipynb #ef3ca968
 def layer_gradcam(model: nn.Module, images: torch.Tensor, layer: str, head: str | None = None,
                   target: torch.Tensor | None = None, upsample: bool = True) -> torch.Tensor:
     """Layer Grad-CAM maps `(N, H, W)` of `model.<layer>` for the logit of `target` (default: the predicted class)
@@ -132,6 +136,7 @@ def parameter_table(models: Mapping[str, nn.Module]) -> pd.DataFrame:
                      "millions": round(total / 1e6, 3)})
     return pd.DataFrame(rows)
 
+# %% ../../nbs/54_bilateral_analysis.ipynb #ec9102e4
 def plot_attributions(images: torch.Tensor, maps: Mapping[str, torch.Tensor], titles: Sequence[str] | None = None,
                       alpha: float = 0.55, path=None):
     """A grid: one row per image (the image, then each named map over it). `images` are uint8 `(N, C, H, W)` or

@@ -46,6 +46,7 @@ def make_neural_data(responses, images, regions: Sequence[str], stimulus_ids: Se
                          f"and one region per neuroid; got shapes {responses.shape}, {images.shape}, {len(regions)} regions")
     return check_neural_data(data, "make_neural_data")
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #a16cdb29
 def check_layout(data, layout: dict[str, tuple[str, ...]], where: str) -> None:
     "Raise `ValueError` naming `where` unless `data` holds every variable of `layout` with exactly its dims."
     expected = ", ".join(f"{name} {dims}" for name, dims in layout.items())
@@ -55,6 +56,7 @@ def check_layout(data, layout: dict[str, tuple[str, ...]], where: str) -> None:
         if tuple(data[name].dims) != dims:
             raise ValueError(f"{where}: {name} has dims {tuple(data[name].dims)}, expected {dims}")
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #a965e941
 def check_neural_data(data, where: str = "neural data") -> "xr.Dataset":
     "Validate a neural dataset (see above); returns it, or raises `ValueError` naming `where` and the problem."
     check_layout(data, {"responses": NEURAL_DIMS, "images": IMAGE_DIMS}, where)
@@ -69,11 +71,13 @@ def check_neural_data(data, where: str = "neural data") -> "xr.Dataset":
         raise ValueError(f"{where}: responses contain NaN or infinite values")
     return data
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #de1bd46e
 def netcdf_engine() -> str:
     "`'h5netcdf'` (NetCDF4/HDF5) when its h5py backend is installed, else `'scipy'` (NetCDF3, always available)."
     import importlib.util
     return "h5netcdf" if importlib.util.find_spec("h5py") is not None else "scipy"
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #f872c772
 def write_netcdf(data, path: Path | str) -> None:
     "Write an xarray Dataset to `path` with `netcdf_engine()`; uint8 `images` go to NetCDF3 as int16, marked."
     engine = netcdf_engine()
@@ -82,6 +86,7 @@ def write_netcdf(data, path: Path | str) -> None:
         data["images"].attrs["stored_dtype"] = "uint8"
     data.to_netcdf(path, engine=engine)
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #3a41e1f6
 def read_netcdf(path: Path | str, reader: str) -> "xr.Dataset":
     "Read a NetCDF3 or NetCDF4 file (told apart by its first bytes); `reader` names the caller in errors."
     import xarray as xr
@@ -96,6 +101,7 @@ def read_netcdf(path: Path | str, reader: str) -> "xr.Dataset":
         data = data.assign(images=data["images"].astype(np.uint8))
     return data
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #ddbff6e4
 def write_data_file(data, path: Path, npz_arrays: Callable[[], dict], writer: str) -> Path:
     "Write `data` atomically to `.nc` (NetCDF) or `.npz` (the arrays `npz_arrays()` gives); `writer` names the caller."
     if path.suffix not in (".nc", ".npz"):
@@ -108,6 +114,7 @@ def write_data_file(data, path: Path, npz_arrays: Callable[[], dict], writer: st
                 np.savez(f, **npz_arrays())
     return path
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #f5d3d2c8
 def save_neural_data(data, path: Path | str) -> Path:
     "Write neural data to `.nc` (NetCDF via h5netcdf) or `.npz`, atomically."
     path = Path(path)
@@ -116,6 +123,7 @@ def save_neural_data(data, path: Path | str) -> Path:
         responses=data["responses"].values, images=data["images"].values, region=data["region"].values.astype(str),
         stimulus_id=data["stimulus_id"].values), "save_neural_data")
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #988e0b83
 def load_neural_data(path: Path | str) -> "xr.Dataset":
     "Read neural data from `.nc` or `.npz` (written by `save_neural_data` or by hand in the same layout), validated."
     path = Path(path)
@@ -203,6 +211,7 @@ def split_half_reliability(responses, n_splits: int = 10, seed: int = 0) -> np.n
         values.append(2 * r / (1 + r))
     return np.mean(values, axis=0)
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #c17f76d7
 def pls_predictivity(features, responses, n_components: int = 25, n_folds: int = 5, seed: int = 0,
                      ceiling: np.ndarray | None = None) -> dict:
     """Cross-validated PLS predictivity of `responses (stimuli, neuroids, repetitions)` from `features (stimuli, F)`:
@@ -239,11 +248,13 @@ def pls_predictivity(features, responses, n_components: int = 25, n_folds: int =
     return {"score": raw / ceiling_value if ceiling_value > 0 else float("nan"), "raw": raw, "ceiling": ceiling_value,
             "per_neuroid": per_neuroid}
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #4b4c656d
 def rdm(patterns) -> np.ndarray:
     "Representational dissimilarity matrix `1 - Pearson r` between the rows of `patterns (stimuli, features)`."
     patterns = np.asarray(patterns, dtype=np.float64).reshape(len(patterns), -1)
     return 1 - np.corrcoef(patterns)
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #dc403f6d
 def rsa_score(features, responses) -> float:
     "Spearman correlation between the upper triangles of the model's and the (repetition-averaged) neural RDMs."
     from scipy.stats import spearmanr
@@ -252,6 +263,7 @@ def rsa_score(features, responses) -> float:
     upper = np.triu_indices(len(neural), k=1)
     return float(spearmanr(rdm(features)[upper], rdm(neural)[upper]).statistic)
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #cfec509b
 def linear_cka(x, y) -> float:
     "Linear centred kernel alignment between `x (N, p)` and `y (N, q)` (1 for identical up to rotation and scale)."
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
@@ -272,6 +284,7 @@ def normalized_input(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)) -> Callable[[tor
         return (x - mean_t.to(x.device)) / std_t.to(x.device)
     return preprocess
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #ada4c18f
 def region_scores(model: nn.Module, data, layers: Sequence[str] | Mapping[str, str], metric: str = "pls",
                   preprocess: Callable | None = None, regions: Sequence[str] | None = None, n_components: int = 25,
                   n_folds: int = 5, max_features: int = 4096, seed: int = 0, batch_size: int = 128,
@@ -302,6 +315,7 @@ def region_scores(model: nn.Module, data, layers: Sequence[str] | Mapping[str, s
                          "ceiling": float(np.median(ceiling))})
     return pd.DataFrame(rows)
 
+# %% ../../nbs/43_analysis_predictivity.ipynb #26de7dfd
 def best_layers(scores: pd.DataFrame) -> pd.DataFrame:
     "The best-scoring layer per region of a `region_scores` table."
     return scores.loc[scores.groupby("region", sort=False)["score"].idxmax()].reset_index(drop=True)

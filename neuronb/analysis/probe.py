@@ -48,6 +48,7 @@ def fit_linear(train_x: torch.Tensor, train_y: torch.Tensor, n_classes: int, epo
             opt.zero_grad(); loss.backward(); opt.step()
     return head, mean, std
 
+# %% ../../nbs/64_analysis_probe.ipynb #e3525a01
 def predict_linear(head: nn.Linear, mean: torch.Tensor, std: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     "Class predictions of a `fit_linear` classifier."
     with torch.no_grad():
@@ -58,6 +59,7 @@ def imagenet_preprocess(images: torch.Tensor) -> torch.Tensor:
     "uint8 or [0, 1] images -> ImageNet-normalised float."
     return normalize(images, IMAGENET_MEAN, IMAGENET_STD)
 
+# %% ../../nbs/64_analysis_probe.ipynb #2cfe81ac
 def layer_features(model: nn.Module, data, layer: str, batch_size: int = 256, preprocess: Callable | None = imagenet_preprocess,
                    device=None) -> torch.Tensor:
     "Spatially averaged `(N, channels)` activations of one layer (model in eval mode, restored afterwards)."
@@ -65,6 +67,7 @@ def layer_features(model: nn.Module, data, layer: str, batch_size: int = 256, pr
     return extract_features(model, data, {key: layer}, batch_size=batch_size, device=device, preprocess=preprocess,
                             reduce="avgpool")[key]
 
+# %% ../../nbs/64_analysis_probe.ipynb #60332537
 def linear_probe(model: nn.Module, train: ImageSet, test: ImageSet, layer: str, label: str = "category",
                  epochs: int = 100, lr: float = 5e-4, batch_size: int = 256, seed: int = 0,
                  preprocess: Callable | None = imagenet_preprocess, device=None) -> dict:
@@ -84,6 +87,7 @@ def linear_probe(model: nn.Module, train: ImageSet, test: ImageSet, layer: str, 
             "test_pred": test_pred, "test_target": test.labels[label].clone(), "classifier": head,
             "feature_mean": mean, "feature_std": std}
 
+# %% ../../nbs/64_analysis_probe.ipynb #cce4d765
 def probe_splits(data: ImageSet, protocols: Sequence[str] = ("iid", "exemplar"), seed: int = 0, test_fraction: float = 0.5,
                  n_held_out: int = 1) -> dict[str, tuple[ImageSet, ImageSet]]:
     "The seeded `iid` and/or `exemplar` `(train, test)` splits of a labelled set (instances in label `instance`)."
@@ -111,6 +115,7 @@ class LayerClassifier(nn.Module):
         self.model(x)
         return self.head(spatial_mean(self._captured))
 
+# %% ../../nbs/64_analysis_probe.ipynb #0f0d3e00
 def finetune_then_probe(model: nn.Module, train: ImageSet, test: ImageSet, layer: str, label: str = "category",
                         fraction: float = 0.01, finetune: TrainConfig | None = None, probe_epochs: int = 100,
                         probe_lr: float = 5e-4, seed: int = 0, device=None) -> dict:
@@ -159,6 +164,7 @@ def hog_features(images: torch.Tensor, orientations: int = 9, pixels_per_cell: i
     return np.stack([hog(a, orientations=orientations, pixels_per_cell=(cell, cell), cells_per_block=(cells_per_block,) * 2,
                          block_norm="L2", transform_sqrt=False, feature_vector=True, channel_axis=-1) for a in arr])
 
+# %% ../../nbs/64_analysis_probe.ipynb #fdc4161e
 def hog_baseline(train: ImageSet, test: ImageSet, label: str = "category", seed: int = 0, **hog_kw) -> dict:
     "HOG features + linear SVM (`SGDClassifier(hinge, alpha 1e-4, 250 iterations)`): train and test accuracy."
     from sklearn.linear_model import SGDClassifier

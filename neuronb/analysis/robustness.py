@@ -162,6 +162,7 @@ def robustness_summary(table: pd.DataFrame, clean_accuracy: float | None = None)
             "relative_accuracy": mean_accuracy / clean_accuracy if clean_accuracy and clean_accuracy > 0 else float("nan"),
             "per_corruption": per_corruption.to_dict(), "per_category": per_category}
 
+# %% ../../nbs/37_analysis_robustness.ipynb #a69a077a
 def corruption_error(table: pd.DataFrame, baseline: pd.DataFrame) -> pd.Series:
     "Corruption error per corruption relative to `baseline` (same corruptions and severities); `mCE` = its mean."
     _check_table(table); _check_table(baseline)
@@ -195,6 +196,7 @@ def write_corruption_csv(table: pd.DataFrame, path: Path | str, include_clean: b
         out.to_csv(tmp, index=False, float_format="%.6f")
     return path
 
+# %% ../../nbs/37_analysis_robustness.ipynb #408c8908
 def read_corruption_csv(path: Path | str) -> pd.DataFrame:
     "Read a `tinyimagenetc_results.csv`-style file into a table (corruption, severity, accuracy)."
     path = Path(path)

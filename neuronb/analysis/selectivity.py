@@ -77,6 +77,7 @@ def top_activating(model: nn.Module, data, layer: str, units: Sequence[int] | No
     return {"layer": layer, "units": torch.as_tensor(units if units is not None else range(n_units)),
             "indices": state["indices"], "values": state["values"]}
 
+# %% ../../nbs/66_analysis_selectivity.ipynb #ff2fbf46
 def plot_top_images(images: torch.Tensor, top: dict, unit_rows: Sequence[int] | None = None, path: Path | str | None = None):
     "One row of top images per unit (value in the title); saved atomically to `path` when given."
     import matplotlib.pyplot as plt
@@ -107,6 +108,7 @@ def class_means(activations: torch.Tensor, labels: torch.Tensor, n_classes: int 
         raise ValueError(f"class_means: classes {torch.nonzero(counts == 0).flatten().tolist()} have no images")
     return sums / counts[:, None]
 
+# %% ../../nbs/66_analysis_selectivity.ipynb #2cc09dc7
 def selectivity_index(means: torch.Tensor) -> torch.Tensor:
     "SI per unit from `(n_classes, units)` class means: `(mu_max - mean(others)) / (mu_max + mean(others))`; NaN for 0/0."
     means = torch.as_tensor(means, dtype=torch.float64)
@@ -140,11 +142,13 @@ def layer_selectivity(model: nn.Module, data: ImageSet, layers: str | Sequence[s
     present = counts > 0
     return {key: selectivity_index(s[present] / counts[present, None]) for key, s in sums.items()}
 
+# %% ../../nbs/66_analysis_selectivity.ipynb #e58df400
 def selectivity_table(indices: dict[str, torch.Tensor]) -> pd.DataFrame:
     "Long table `layer, unit, selectivity` (layers in the given order)."
     return pd.DataFrame([{"layer": layer, "unit": u, "selectivity": float(v)}
                          for layer, si in indices.items() for u, v in enumerate(si.tolist())])
 
+# %% ../../nbs/66_analysis_selectivity.ipynb #eff55dbb
 def plot_selectivity(indices: dict[str, torch.Tensor], path: Path | str | None = None, bins: int = 30):
     "Histogram of the selectivity indices of each layer (one panel per layer, median marked)."
     import matplotlib.pyplot as plt
@@ -181,6 +185,7 @@ def unit_activation_maps(model: nn.Module, frames: torch.Tensor, layer: str, uni
             model.to(home)
     return torch.cat(maps)
 
+# %% ../../nbs/66_analysis_selectivity.ipynb #2150068a
 def overlay_frames(frames: torch.Tensor, maps: torch.Tensor, alpha: float = 0.5) -> np.ndarray:
     "RGB uint8 `(T, H, W, 3)`: jet-coloured maps (min-max over all frames, upsampled) blended over the frames."
     import matplotlib
@@ -191,6 +196,7 @@ def overlay_frames(frames: torch.Tensor, maps: torch.Tensor, alpha: float = 0.5)
     images = frames.permute(0, 2, 3, 1).float().numpy() / 255
     return (np.clip((1 - alpha) * images + alpha * colour, 0, 1) * 255).round().astype(np.uint8)
 
+# %% ../../nbs/66_analysis_selectivity.ipynb #4d8ce406
 def write_animation(frames: np.ndarray, path: Path | str, fps: float = 5.0) -> Path:
     "Write RGB uint8 frames `(T, H, W, 3)` as a GIF (Pillow) or MP4/AVI (OpenCV), chosen by the suffix, atomically."
     from PIL import Image
@@ -210,6 +216,7 @@ def write_animation(frames: np.ndarray, path: Path | str, fps: float = 5.0) -> P
         return write_video(path, np.ascontiguousarray(even), fps, "MJPG" if suffix == ".avi" else None)
     raise ValueError(f"write_animation: {path} must end in .gif, .mp4 or .avi")
 
+# %% ../../nbs/66_analysis_selectivity.ipynb #70a516a7
 def feature_animation(model: nn.Module, frames: torch.Tensor, layer: str, unit: int, path: Path | str, fps: float = 5.0,
                       alpha: float = 0.5, preprocess: Callable | None = None, device=None) -> Path:
     "Animate channel `unit` of `layer` over a video's frames `(T, 3, H, W)`: heat map over each frame, GIF or MP4."

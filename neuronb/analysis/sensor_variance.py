@@ -300,6 +300,7 @@ def summarize(results: Mapping[str, SensorVariance], threshold: float = 0.9) -> 
         raise ValueError("summarize: results is empty")
     return pd.DataFrame([{**result.summary(threshold), "key": key} for key, result in results.items()]).set_index("key")
 
+# %% ../../nbs/22_sensor_variance.ipynb #a793e938
 def plot_relative_variance(results: SensorVariance | Mapping[str, SensorVariance], ax=None,
                            bins: int | Sequence[float] | None = None, density: bool = False):
     "Histogram(s) of the relative sensor variance (+1 = sensor a only) on one matplotlib axis; returns the axis."
@@ -322,6 +323,7 @@ def conditional_variance(var_z, cov_zx, var_x):
     "`Var(z | x) = Var(z) - Cov(z, x)^2 / Var(x)` for jointly Gaussian `z, x` (elementwise, numpy or torch)."
     return var_z - cov_zx ** 2 / var_x
 
+# %% ../../nbs/22_sensor_variance.ipynb #c90fe290
 def synthetic_sensor_variances(weight_a, source_var: float = 1.0, noise_var_a: float = 1.0,
                                noise_var_b: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """`(var_due_to_a, var_due_to_b)` = `(Var(z | x_b), Var(z | x_a))` for `z = w x_a + (1 - w) x_b`,
@@ -334,6 +336,7 @@ def synthetic_sensor_variances(weight_a, source_var: float = 1.0, noise_var_a: f
     given_b = conditional_variance(var_z, source_var + (1 - w) * noise_var_b, source_var + noise_var_b)
     return given_b, given_a
 
+# %% ../../nbs/22_sensor_variance.ipynb #d19db981
 def synthetic_relative_variance(weight_a, source_var: float = 1.0, noise_var_a: float = 1.0,
                                 noise_var_b: float = 1.0) -> np.ndarray:
     "Relative sensor variance (+1 = sensor a only) of the synthetic units, from `synthetic_sensor_variances`."

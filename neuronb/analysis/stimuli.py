@@ -42,6 +42,7 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     dy = (images[..., 1:, :] - images[..., :-1, :]).abs().mean((1, 2, 3))
     return dx + dy
 
+# %% ../../nbs/38b_analysis_stimuli.ipynb #a1ce9582
 def maximally_activating_stimuli(model: nn.Module, layer: str, units: Sequence[int], image_shape: Sequence[int] = (3, 64, 64),
                                  steps: int = 200, lr: float = 0.05, jitter: int = 2, tv_weight: float = 0.05,
                                  l2_weight: float = 0.01, position: tuple[int, int] | str | None = None,
@@ -116,6 +117,7 @@ def parameter_values(model: nn.Module, patterns: str | Sequence[str], transform:
         raise ValueError(f"no parameter of {type(model).__name__} matches {patterns}; names look like {names[:8]}")
     return found
 
+# %% ../../nbs/38b_analysis_stimuli.ipynb #2c052286
 def parameter_table(model: nn.Module, patterns: str | Sequence[str], transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
                     buffers: bool = False) -> pd.DataFrame:
     "One row per matching parameter: name, pattern, shape, count, mean, std, min, median, max."

@@ -41,6 +41,7 @@ def phase_randomized(images: torch.Tensor, generator: torch.Generator | None = N
     phases[..., 0, 0] = 1.0                                # the mean is kept
     return torch.fft.ifft2(spectrum.abs() * phases).real.to(images.dtype)
 
+# %% ../../nbs/38c_analysis_texture.ipynb #510c84a1
 def periodic_component(images: torch.Tensor) -> torch.Tensor:
     """The periodic component of images `(..., H, W)` (Moisan 2011, "Periodic plus smooth image decomposition"):
     the image minus the smooth image that carries its border discontinuities, so it tiles without edges."""
@@ -61,6 +62,7 @@ def periodic_component(images: torch.Tensor) -> torch.Tensor:
     smooth[..., 0, 0] = 0
     return (u - torch.fft.ifft2(smooth).real).to(torch.as_tensor(images).dtype)
 
+# %% ../../nbs/38c_analysis_texture.ipynb #d91325f4
 def circular_aperture(images: torch.Tensor, field: VisualField, diameter_deg: float,
                       center_px: tuple[float, float] | None = None, background: float = 0.5) -> torch.Tensor:
     "Images `(..., size, size)` shown through a disk of `diameter_deg` at `center_px` (x, y), `background` outside."
@@ -153,6 +155,7 @@ class TextureStimuli:
         families = tuple(families) if families is not None else tuple(f"family_{k}" for k in range(arrays[0].shape[0]))
         return cls(arrays[0], arrays[1], families, field, aperture_deg, background, source)
 
+# %% ../../nbs/38c_analysis_texture.ipynb #cbe11892
 def _grey_window(photo: np.ndarray, top: int, left: int, side: int, size: int) -> torch.Tensor:
     crop = torch.from_numpy(photo[top:top + side, left:left + side].astype(np.float32) / 255).mean(-1)
     mode = "area" if side >= size else "bicubic"                 # average when shrinking, interpolate when enlarging
@@ -183,6 +186,7 @@ def photo_textures(field: VisualField = VisualField(), n_samples: int = 8, famil
     return TextureStimuli(textures, noise, families, field, aperture_deg, 0.5,
                           "photo textures (skimage / sklearn photos), phase-randomised noise")
 
+# %% ../../nbs/38c_analysis_texture.ipynb #18e25083
 def read_texture_stimuli(path, field: VisualField, aperture_deg: float | None = 4.0) -> TextureStimuli:
     "User stimuli from an NPZ with arrays `textures` and `noise` `(families, samples, H, W)`, optional `families` names."
     path = Path(path)
@@ -211,6 +215,7 @@ class TextureResponses:
     receptive_fields: ReceptiveFields
     units: np.ndarray                     # channel index of each unit kept
 
+# %% ../../nbs/38c_analysis_texture.ipynb #a6faad20
 def texture_responses(model: nn.Module, layer: str, stimuli: TextureStimuli, preprocess: Callable | None = None,
                       device=None, batch_size: int = 256, position: tuple[int, int] | None = None,
                       rf_tolerance_deg: float = 0.25, receptive_fields: ReceptiveFields | None = None) -> TextureResponses:
@@ -286,6 +291,7 @@ def texture_unit_properties(measured: TextureResponses) -> pd.DataFrame:
                          **texture_properties(to_rate(measured.textures), to_rate(measured.noise))})
     return rows[to_rate.responsive(peak)].reset_index(drop=True)
 
+# %% ../../nbs/38c_analysis_texture.ipynb #920c0403
 def measure_texture_properties(model: nn.Module, layer: str, stimuli: TextureStimuli | None = None,
                                preprocess: Callable | None = None, device=None, batch_size: int = 256,
                                position: tuple[int, int] | None = None, rf_tolerance_deg: float = 0.25,

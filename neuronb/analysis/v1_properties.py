@@ -37,6 +37,7 @@ def load_v1_literature() -> dict:
     text = resources.files("neuronb").joinpath("assets/v1_literature.json").read_text()
     return json.loads(text)
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #4f761bb0
 @dataclass(frozen=True)
 class PropertySpec:
     "One V1 property: its group, unit, how it is binned for the comparison, and where reference data comes from."
@@ -48,6 +49,7 @@ class PropertySpec:
     source: str = ""
     in_score: bool = True                 # counted in the V1 property score (Marques et al.'s set)
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #c0e2b975
 # bins of the properties whose data are not offline: the ones Marques et al. used (from the JSON's notes)
 _RINGACH = "Ringach, Shapley & Hawken (2002) J Neurosci 22:5639 (not available offline)"
 _FREEMAN_ZIEMBA = "Freeman, Ziemba, Heeger, Simoncelli & Movshon (2013) Nat Neurosci 16:974 (not available offline)"
@@ -109,6 +111,7 @@ class VisualField:
     def nyquist_cpd(self) -> float:
         return 0.5 * self.pixels_per_degree
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #b41e5a92
 def gratings(field: VisualField, orientation_deg, sf_cpd, phase_deg, radius_deg, contrast=1.0,
              center_px: tuple[float, float] | None = None, background: float = 0.5, device="cpu") -> torch.Tensor:
     """Grating images `(N, channels, size, size)` in [0, 1], parameters broadcast to `(N,)`.
@@ -172,6 +175,7 @@ class GratingProtocol:
                                  "use a larger image_size or a smaller field_degrees")
         return sets
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #9c6fc8e0
 def stimulus_parameters(name: str, axes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     "Flat per-image orientation, sf, phase and radius (deg) for one stimulus set (C order over its axes)."
     grids = dict(zip(axes, np.meshgrid(*axes.values(), indexing="ij")))
@@ -202,6 +206,7 @@ class ReceptiveFields:
         chosen = self.centers[self.responsive] if self.responsive.any() else self.centers
         return float(np.median(chosen[:, 0])), float(np.median(chosen[:, 1]))
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #69ed9f51
 def map_receptive_fields(model: nn.Module, layer: str, field: VisualField, position: tuple[int, int] | None = None,
                          preprocess: Callable | None = None, n_noise: int = 4, device=None, seed: int = 0,
                          chunk: int = 64) -> ReceptiveFields:
@@ -257,6 +262,7 @@ class GratingResponses:
     receptive_fields: ReceptiveFields
     units: np.ndarray                         # channel index of each unit kept
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #f90266af
 def centred_units(receptive_fields: ReceptiveFields, field: VisualField, rf_tolerance_deg: float = 0.25) -> np.ndarray:
     "Channels (indices) that respond and whose RF centre lies within `rf_tolerance_deg` of the stimulus centre."
     rfs = receptive_fields
@@ -268,6 +274,7 @@ def centred_units(receptive_fields: ReceptiveFields, field: VisualField, rf_tole
                          "raise rf_tolerance_deg")
     return keep
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #9a83f553
 def grating_responses(model: nn.Module, layer: str, field: VisualField = VisualField(),
                       protocol: GratingProtocol = GratingProtocol(), preprocess: Callable | None = None,
                       device=None, batch_size: int = 256, position: tuple[int, int] | None = None,
@@ -322,6 +329,7 @@ class FiringRateMap:
         "Units whose maximum rate exceeds spontaneous + `RESPONSIVE_MARGIN` spikes/s."
         return self(max_activation) > SPONTANEOUS_RATE + RESPONSIVE_MARGIN
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #0702882e
 def firing_rate_map(max_activation: np.ndarray, blank: np.ndarray, layer: str = "") -> FiringRateMap:
     "The map sending the blank to the median spontaneous rate and the median driven maximum to `MEDIAN_MAX_RATE`."
     driven = np.asarray(max_activation, float) - np.asarray(blank, float)
@@ -330,6 +338,7 @@ def firing_rate_map(max_activation: np.ndarray, blank: np.ndarray, layer: str = 
         raise ValueError(f"layer {layer!r}: no unit responds to any stimulus above its blank response")
     return FiringRateMap(float((MEDIAN_MAX_RATE - SPONTANEOUS_RATE) / np.median(positive)), np.asarray(blank, float))
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #b2d71a6b
 def harmonics(responses: np.ndarray, phases_deg: np.ndarray, axis: int = -2) -> tuple[np.ndarray, np.ndarray]:
     "F0 (mean) and F1 (first-harmonic amplitude) of `responses` over the phase axis."
     phases = np.deg2rad(np.asarray(phases_deg)).reshape([-1 if i == (axis % responses.ndim) else 1 for i in range(responses.ndim)])
@@ -337,6 +346,7 @@ def harmonics(responses: np.ndarray, phases_deg: np.ndarray, axis: int = -2) -> 
     f1 = 2 * np.abs((responses * np.exp(-1j * phases)).mean(axis))
     return f0, f1
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #5e24f533
 def circular_variance(curve: np.ndarray, orientations_deg: np.ndarray) -> np.ndarray:
     "Ringach's circular variance of orientation curves `(..., n_orientations)`; rates are clipped at 0."
     rates = np.clip(curve, 0, None)
@@ -345,12 +355,14 @@ def circular_variance(curve: np.ndarray, orientations_deg: np.ndarray) -> np.nda
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, 1 - np.abs(vector) / total, np.nan)
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #0a4edf4d
 def preferred_orientation(curve: np.ndarray, orientations_deg: np.ndarray) -> np.ndarray:
     "Vector-average preferred orientation (deg) in [-22.5, 157.5), the De Valois bins' range."
     rates = np.clip(curve, 0, None)
     angle = np.rad2deg(np.angle((rates * np.exp(2j * np.deg2rad(orientations_deg))).sum(-1))) / 2
     return (angle + 22.5) % 180 - 22.5
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #1328e6ac
 def _smooth_circular(curve: np.ndarray) -> np.ndarray:
     return (curve + 0.4 * (np.roll(curve, 1, -1) + np.roll(curve, -1, -1))) / 1.8
 
@@ -384,6 +396,7 @@ def orientation_tuning(curve: np.ndarray, orientations_deg: np.ndarray, spontane
     return {"orientation_bandwidth": widths, "orthogonal_preferred_ratio": ratio,
             "orientation_selective": (~np.isnan(widths)).astype(float)}
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #9219c5ef
 def _log_interpolated(curve: np.ndarray, x: np.ndarray, points: int = 400) -> tuple[np.ndarray, np.ndarray]:
     "Curves `(units, n)` resampled on a fine grid of log2 x (cubic-free: monotone linear in log2 x)."
     grid = np.linspace(np.log2(x[0]), np.log2(x[-1]), points)
@@ -411,6 +424,7 @@ def spatial_frequency_tuning(curve: np.ndarray, sfs_cpd: np.ndarray, spontaneous
     return {"peak_spatial_frequency": peak_sf, "spatial_frequency_selective": selective,
             "spatial_frequency_bandwidth": ratio, "spatial_frequency_bandwidth_octaves": octaves}
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #468690e9
 def size_tuning(curve: np.ndarray, diameters_deg: np.ndarray, spontaneous: float = SPONTANEOUS_RATE) -> dict[str, np.ndarray]:
     "Surround suppression index, grating summation field and surround diameter (deg) of size curves `(units, n)`."
     curve = np.atleast_2d(curve) - spontaneous
@@ -476,6 +490,7 @@ def unit_properties(measured: GratingResponses) -> pd.DataFrame:
     rows["responsive"] = responsive
     return rows[responsive].reset_index(drop=True)
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #bdaefad8
 def measure_v1_properties(model: nn.Module, layer: str, field: VisualField = VisualField(),
                           protocol: GratingProtocol = GratingProtocol(), preprocess: Callable | None = None,
                           device=None, batch_size: int = 256, position: tuple[int, int] | None = None,
@@ -503,6 +518,7 @@ class Reference:
     def n(self) -> int:
         return int(self.counts.sum())
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #d6e1c69d
 def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     "Histogram counts of finite `values` on `edges`, values outside the range counted in the edge bins."
     values = np.asarray(values, dtype=float)
@@ -522,6 +538,7 @@ def ks_similarity_counts(model_counts: np.ndarray, reference_counts: np.ndarray)
     ks_max = max(np.abs(first - reference_cdf).max(), np.abs(last - reference_cdf).max())
     return float(1 - ks / ks_max) if ks_max > 0 else float(ks == 0)
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #44caf287
 def ks_similarity(values: np.ndarray, reference: Reference, n_bootstrap: int = 1000, seed: int = 0) -> tuple[float, float]:
     "Mean and SD over bootstrap resamples (n = the reference's cells) of the KS similarity of `values` to `reference`."
     values = np.asarray(values, dtype=float)
@@ -533,6 +550,7 @@ def ks_similarity(values: np.ndarray, reference: Reference, n_bootstrap: int = 1
               for _ in range(n_bootstrap)]
     return float(np.mean(scores)), float(np.std(scores))
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #ad9ec62e
 def ks_ceiling(reference: Reference, n_bootstrap: int = 1000, seed: int = 0) -> float:
     "The reference bootstrapped against itself: the best similarity a model can expect at the reference's n."
     rng = np.random.default_rng(seed)
@@ -566,6 +584,7 @@ def reference_distributions(user_data: Mapping[str, Any] | None = None, literatu
                                      else "user-supplied", specs[name].scale)
     return references
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #561489aa
 def read_user_references(path) -> dict[str, Any]:
     """User reference data from a file, for `user_data`: JSON `{property: [per-cell values]}` or
     `{property: {"edges": [...], "counts": [...], "source": "..."}}`; NPZ arrays named `property` (per-cell
@@ -607,6 +626,7 @@ def read_user_references(path) -> dict[str, Any]:
                 raise ValueError(f"{path}: {name!r} must hold numbers (per-cell values, or edges and counts)") from None
     return data
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #6addb017
 def v1_property_scores(properties: pd.DataFrame, user_data: Mapping[str, Any] | None = None,
                        n_bootstrap: int = 1000, seed: int = 0, min_units: int = 3) -> pd.DataFrame:
     "One row per property: n_units, raw similarity (mean, sd), ceiling, score, status ('ok', 'unavailable', 'too few units')."
@@ -632,6 +652,7 @@ def v1_property_scores(properties: pd.DataFrame, user_data: Mapping[str, Any] | 
         rows.append(row)
     return pd.DataFrame(rows)
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #c696029f
 def v1_score(scores: pd.DataFrame) -> dict:
     "Overall V1 property score: mean over groups of the mean score of each group's available properties."
     used = scores[scores.in_score & (scores.status == "ok")]

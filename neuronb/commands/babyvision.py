@@ -54,10 +54,12 @@ def action_config(args):
         flags["train"] = {"progress": False}
     return config_from_cli(PROTOCOLS[args.action], args, **flags)
 
+# %% ../../nbs/67_babyvision_cli.ipynb #6aac270a
 def cmd_protocol(args) -> int:
     "Run the action's registered protocol on its config; print the result's JSON and tables."
     return run_config(PROTOCOLS[args.action], action_config(args), args)
 
+# %% ../../nbs/67_babyvision_cli.ipynb #6dbfe9c1
 def run(args) -> int:
     "Dispatch `neuronb babyvision <action>`."
     return (cmd_frames if args.action == "frames" else cmd_protocol)(args) or 0

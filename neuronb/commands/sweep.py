@@ -32,6 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.set_defaults(func=run)
     return p
 
+# %% ../../nbs/71_sweep_cli.ipynb #e9f6076e
 def run(args) -> int:
     "Run (or with --dry-run list) the sweep; print its table; 1 if a run failed."
     import pandas as pd

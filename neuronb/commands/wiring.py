@@ -48,6 +48,7 @@ def cmd_train(args) -> int:
     print(result_json(result))
     return 0
 
+# %% ../../nbs/45_wiring_cli.ipynb #c9bed419
 def cmd_grid(args) -> int:
     "`wiring.grid`: images x epochs x init x trained layers, as a sweep of `wiring.train` runs."
     result = _run("wiring.grid", args, model=args.model, dataset=args.dataset, name=args.name,
@@ -55,6 +56,7 @@ def cmd_grid(args) -> int:
     _print_table(result.table)
     return 0
 
+# %% ../../nbs/45_wiring_cli.ipynb #74683bb1
 def cmd_score(args) -> int:
     "`wiring.score`: a run's weights on neural / behavioural data and top-1, into the store."
     result = _run("wiring.score", args, run=args.run, epoch=args.epoch, neural=args.neural,
@@ -71,6 +73,7 @@ def cmd_import_scores(args) -> int:
     print(f"imported raw_scores of {args.file}; model_parameter has {len(params)} rows")
     return 0
 
+# %% ../../nbs/45_wiring_cli.ipynb #76b98140
 def cmd_export_scores(args) -> int:
     from neuronb.experiments.wiring.scores import export_scores, model_parameters_from_store
     store = open_store(args.store)

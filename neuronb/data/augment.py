@@ -59,6 +59,7 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
     _check_batch(x, "to_float")
     return _as_float(x)
 
+# %% ../../nbs/06_data_augment.ipynb #0df9ccf4
 def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     "`(x - mean) / std` per channel; uint8 input is first scaled to [0, 1]."
     _check_batch(x, "normalize")
@@ -108,6 +109,7 @@ def random_crop(x: torch.Tensor, size: int | tuple[int, int] | None = None, padd
     batch = torch.arange(n, device=x.device)[:, None, None]
     return x.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
 
+# %% ../../nbs/06_data_augment.ipynb #f3d70625
 def random_hflip(x: torch.Tensor, p: float = 0.5, *, generator: torch.Generator | None = None) -> torch.Tensor:
     "Mirror each sample left-right with probability `p`."
     _check_batch(x, "random_hflip")
@@ -146,6 +148,7 @@ def random_resized_crop_params(n: int, height: int, width: int, scale=(0.08, 1.0
     left = torch.where(found, torch.floor(u_pos[:, 1] * (width - w + 1)), torch.floor((width - w) / 2))
     return torch.stack([top, left, h, w], 1).to(torch.int64)
 
+# %% ../../nbs/06_data_augment.ipynb #40fb9576
 def resample_weights(start: torch.Tensor, length: torch.Tensor, in_size: int, out_size: int, antialias: bool = True,
                      device=None, dtype=torch.float32) -> torch.Tensor:
     """Per-sample (N, out_size, in_size) matrices resampling the window `[start, start + length)` of an
@@ -161,6 +164,7 @@ def resample_weights(start: torch.Tensor, length: torch.Tensor, in_size: int, ou
     weights = weights * ((pixel >= start) & (pixel < start + length))
     return weights / weights.sum(-1, keepdim=True)
 
+# %% ../../nbs/06_data_augment.ipynb #0391b6e0
 def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size: int | tuple[int, int], antialias: bool = True) -> torch.Tensor:
     "Crop box `(top, left, h, w)` of each sample and resize it to `size` (bilinear), as two batched matmuls."
     _check_batch(x, "resized_crop")
@@ -176,6 +180,7 @@ def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size: int | tuple[int, in
     out = rows[:, None] @ work @ cols[:, None].transpose(-1, -2)
     return _like(out.clamp_(0, 1) if x.dtype == torch.uint8 else out, x)
 
+# %% ../../nbs/06_data_augment.ipynb #6d627947
 def random_resized_crop(x: torch.Tensor, size: int | tuple[int, int], scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
                         antialias: bool = True, *, generator: torch.Generator | None = None) -> torch.Tensor:
     "A random area/aspect crop per sample resized to `size` (torchvision `RandomResizedCrop`, incl. its fallback)."
@@ -199,6 +204,7 @@ def adjust_brightness(x: torch.Tensor, factor) -> torch.Tensor:
     xf = _as_float(x)
     return _like((xf * _factors(factor, xf)).clamp_(0, 1), x)
 
+# %% ../../nbs/06_data_augment.ipynb #8cc7f52e
 def adjust_contrast(x: torch.Tensor, factor) -> torch.Tensor:
     "Blend each image with its mean grey level: `factor` 0 gives flat grey, 1 the image."
     xf = _as_float(x)
@@ -206,6 +212,7 @@ def adjust_contrast(x: torch.Tensor, factor) -> torch.Tensor:
     mean = _gray(xf).mean(dim=(1, 2, 3), keepdim=True)
     return _like((f * xf + (1 - f) * mean).clamp_(0, 1), x)
 
+# %% ../../nbs/06_data_augment.ipynb #6db19e24
 def adjust_saturation(x: torch.Tensor, factor) -> torch.Tensor:
     "Blend each image with its grey version: `factor` 0 gives grey, 1 the image."
     xf = _as_float(x)
@@ -214,6 +221,7 @@ def adjust_saturation(x: torch.Tensor, factor) -> torch.Tensor:
     f = _factors(factor, xf)
     return _like((f * xf + (1 - f) * _gray(xf)).clamp_(0, 1), x)
 
+# %% ../../nbs/06_data_augment.ipynb #4c41e868
 def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
     "Float RGB (N, 3, H, W) in [0, 1] -> HSV with hue in [0, 1)."
     r, g, b = x.unbind(1)
@@ -227,6 +235,7 @@ def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
     hue = torch.where(chromatic, torch.remainder(hue / 6, 1.0), torch.zeros_like(hue))
     return torch.stack([hue, saturation, value], 1)
 
+# %% ../../nbs/06_data_augment.ipynb #604108fb
 def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     "HSV (N, 3, H, W) with hue in [0, 1) -> float RGB."
     hue, saturation, value = hsv[:, 0:1], hsv[:, 1:2], hsv[:, 2:3]
@@ -234,6 +243,7 @@ def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     k = torch.remainder(n + hue * 6, 6)
     return value - value * saturation * torch.minimum(k, 4 - k).clamp(0, 1)
 
+# %% ../../nbs/06_data_augment.ipynb #ac0fa27a
 def adjust_hue(x: torch.Tensor, factor) -> torch.Tensor:
     """Rotate hue by `factor` (per sample, in [-0.5, 0.5] turns) in HSV space.
 
@@ -306,6 +316,7 @@ def random_grayscale(x: torch.Tensor, p: float = 0.1, *, generator: torch.Genera
     gray = _like(_gray(_as_float(x)).expand_as(x), x)
     return torch.where(chosen, gray, x)
 
+# %% ../../nbs/06_data_augment.ipynb #1d99f26c
 def gaussian_kernels(sigmas: torch.Tensor, kernel_size: int) -> torch.Tensor:
     "Normalised 1-D Gaussian kernels (len(sigmas), kernel_size) in float64; sigma 0 gives a delta."
     t = torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2
@@ -316,6 +327,7 @@ def gaussian_kernels(sigmas: torch.Tensor, kernel_size: int) -> torch.Tensor:
     kernels = torch.where(sigmas > 0, kernels, delta)
     return kernels / kernels.sum(1, keepdim=True)
 
+# %% ../../nbs/06_data_augment.ipynb #d71dbd99
 def gaussian_blur(x: torch.Tensor, kernel_size: int | tuple[int, int], sigma=(0.1, 2.0), p: float = 1.0,
                   *, generator: torch.Generator | None = None) -> torch.Tensor:
     "Blur each sample (with probability `p`) with a Gaussian of per-sample sigma uniform in `sigma`."
@@ -368,6 +380,7 @@ def resize(x: torch.Tensor, size: int | tuple[int, int], antialias: bool = True)
     out = F.interpolate(work, size=out_size, mode="bilinear", align_corners=False, antialias=antialias)
     return _like(out.clamp_(0, 1) if x.dtype == torch.uint8 else out, x)
 
+# %% ../../nbs/06_data_augment.ipynb #4527fea1
 def center_crop(x: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     "The central `size` crop of every sample (torchvision's rounding of the offsets)."
     _check_batch(x, "center_crop")
@@ -394,6 +407,7 @@ class Step:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
         return f"{self.fn.__name__}({args})"
 
+# %% ../../nbs/06_data_augment.ipynb #344ee050
 class Augment:
     "A pipeline of batched augmentation steps; each step is called as `step(x, generator=generator)`."
     def __init__(self, steps: Sequence[Callable], name: str = ""):
@@ -412,6 +426,7 @@ class Augment:
         inner = "\n".join(f"  {s!r}" for s in self.steps)
         return f"Augment{'[' + self.name + ']' if self.name else ''}(\n{inner}\n)"
 
+# %% ../../nbs/06_data_augment.ipynb #4e295ca7
 Compose = Augment
 
 def _finish_steps(steps: list, mean, std) -> list:
@@ -430,6 +445,7 @@ def cifar_train_augment(padding: int = 4, flip: bool = True, padding_mode: str =
         steps.append(Step(random_hflip, p=0.5))
     return Augment(_finish_steps(steps, mean, std), "cifar_train")
 
+# %% ../../nbs/06_data_augment.ipynb #2504699f
 def moco_augment(size: int = 224, scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.1), jitter_p: float = 0.8,
                  grayscale_p: float = 0.2, blur_p: float = 0.5, blur_sigma=(0.1, 2.0), flip: bool = True,
                  mean: Sequence[float] | None = IMAGENET_MEAN, std: Sequence[float] | None = IMAGENET_STD,
@@ -446,11 +462,13 @@ def moco_augment(size: int = 224, scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.1),
         steps.append(Step(normalize, mean=tuple(mean), std=tuple(std)))
     return Augment(steps, name)
 
+# %% ../../nbs/06_data_augment.ipynb #386554eb
 def baby_vision_augment(size: int = 224, **kwargs) -> Augment:
     "Baby-vision temporal-classification augmentation: MoCo v2's recipe with jitter (0.9, 0.9, 0.9, 0.5), p 0.9."
     kwargs = {"jitter": (0.9, 0.9, 0.9, 0.5), "jitter_p": 0.9, "name": "baby_vision", **kwargs}
     return moco_augment(size, **kwargs)
 
+# %% ../../nbs/06_data_augment.ipynb #2f0dcf6c
 def eval_transform(size: int | tuple[int, int] | None = None, crop: int | tuple[int, int] | None = None,
                    mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> Augment:
     "Evaluation transform: float, optional resize (int = short side) and centre crop, optional normalisation."

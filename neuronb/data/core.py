@@ -71,6 +71,7 @@ class ImageSet(torch.utils.data.Dataset):
 def image_shape(self: ImageSet) -> tuple[int, int, int]:
     return tuple(self.images.shape[1:])
 
+# %% ../../nbs/02_data_core.ipynb #d150516f
 @patch
 def num_classes(self: ImageSet, key: str) -> int:
     "Number of classes of label `key` (from the class names when known, else max + 1)."
@@ -86,6 +87,7 @@ def subset(self: ImageSet, index: Sequence[int] | torch.Tensor, split: str | Non
     return ImageSet(self.images[index], {k: v[index] for k, v in self.labels.items()}, dict(self.classes),
                     self.name, split if split is not None else self.split, dict(self.meta))
 
+# %% ../../nbs/02_data_core.ipynb #7999b089
 @patch
 def split_off(self: ImageSet, fraction: float, seed: int = 0, stratify: str | None = None) -> tuple["ImageSet", "ImageSet"]:
     """Split into `(rest, held_out)` with `fraction` of the items held out, seeded.
@@ -130,6 +132,7 @@ def to_pil(self: ImageSet, i: int) -> Image.Image:
     arr = self.images[i].permute(1, 2, 0).numpy()
     return Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
 
+# %% ../../nbs/02_data_core.ipynb #05186157
 @patch
 def save(self: ImageSet, path: Path | str) -> Path:
     "Save as a compressed NPZ (images, one array per label, class names as JSON), atomically."

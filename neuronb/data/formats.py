@@ -105,6 +105,7 @@ _SAFE_PICKLE_GLOBALS = {
 class UnsafePickleError(pickle.UnpicklingError):
     "A pickle asked for a global that a CIFAR file never needs."
 
+# %% ../../nbs/04_data_formats.ipynb #f61f2b12
 class _ArrayOnlyUnpickler(pickle.Unpickler):
     "An unpickler that builds only builtin containers, strings, numbers and numpy arrays."
     def __init__(self, file, source: str):
@@ -238,11 +239,13 @@ def read_cifar(kind: str, split: str, root) -> ImageSet:
                              f"but the meta file names {len(classes[key])} classes")
     return ImageSet(images, labels, classes, kind, split, {"root": str(folder), "filenames": filenames})
 
+# %% ../../nbs/04_data_formats.ipynb #d87db18e
 @register_dataset("cifar10")
 def cifar10(split: str = "train", root=None) -> ImageSet:
     "CIFAR-10 from the official python pickles; label `fine` (10 classes)."
     return read_cifar("cifar10", split, root)
 
+# %% ../../nbs/04_data_formats.ipynb #88bea645
 @register_dataset("cifar100")
 def cifar100(split: str = "train", root=None) -> ImageSet:
     "CIFAR-100 from the official python pickles; labels `fine` (100) and `coarse` (20)."
@@ -317,6 +320,7 @@ def scan_class_folders(folder: Path, dataset: str, extensions: Sequence[str] = I
         labels.extend([index] * len(class_files))
     return files, labels, class_names
 
+# %% ../../nbs/04_data_formats.ipynb #d36f92d5
 _SPLIT_NAMES = {"train", "val", "valid", "validation", "test"}
 
 def _split_folder(dataset: str, root: Path, split: str | None, layout: str) -> Path:
@@ -389,6 +393,7 @@ def read_wnids(path: Path | str) -> list[str]:
         raise ValueError(f"{path}: duplicate wnids")
     return wnids
 
+# %% ../../nbs/04_data_formats.ipynb #79893c91
 def read_words(path: Path | str) -> dict[str, str]:
     "wnid -> gloss from `words.txt` (`<wnid>\\t<comma separated names>`)."
     words = {}
@@ -398,6 +403,7 @@ def read_words(path: Path | str) -> dict[str, str]:
             words[wnid.strip()] = gloss.strip() or wnid.strip()
     return words
 
+# %% ../../nbs/04_data_formats.ipynb #965d065e
 def read_val_annotations(path: Path | str, wnids: Sequence[str] | None = None) -> list[tuple[int, str, str]]:
     """`(line number, file name, wnid)` for each line of Tiny-ImageNet's `val_annotations.txt`.
 
@@ -562,6 +568,7 @@ def list_corruption_tree(root) -> dict[str, list[int]]:
                                 f"expected {_TINYC_LAYOUT}")
     return tree
 
+# %% ../../nbs/04_data_formats.ipynb #c90601c4
 @register_dataset("tinyimagenet_c")
 def tinyimagenet_c(split: str | None = "test", root=None, corruption: str = "gaussian_noise", severity: int = 3,
                    wnids: Sequence[str] | Path | str | None = None, in_memory: bool = False,

@@ -42,6 +42,7 @@ def original_sample_step(native_fps: float, fps: float) -> int:
     _check_positive("fps", fps)
     return int(native_fps // fps) + 1
 
+# %% ../../nbs/60_data_frame_extraction.ipynb #dfa00145
 def sampled_source_frames(n_source: int, native_fps: float, fps: float, sampling: str = "exact") -> list[int]:
     "Source frame indices kept from a video of `n_source` frames: `exact` (nearest frame to `i / fps`) or `original`."
     if sampling not in SAMPLING:
@@ -114,6 +115,7 @@ def iter_video_frames(path: Path | str, fps: float, sampling: str = "exact", sho
     finally:
         cap.release()
 
+# %% ../../nbs/60_data_frame_extraction.ipynb #ea239fae
 def video_info(path: Path | str) -> dict:
     "Frame rate, frame count (as the container reports it) and size of a video file."
     path = Path(path)
@@ -149,6 +151,7 @@ def list_videos(videos: Path | str | Sequence[Path | str]) -> list[Path]:
         raise FileNotFoundError(f"videos: not found: {missing}")
     return paths
 
+# %% ../../nbs/60_data_frame_extraction.ipynb #179e1408
 def _frames_per_class(seg_len: float, fps: float) -> int:
     _check_positive("seg_len", seg_len)
     per_class = seg_len * fps
@@ -212,6 +215,7 @@ def extract_frames(videos: Path | str | Sequence[Path | str], out_dir: Path | st
     atomic_write_text(out_dir / "extraction.json", json.dumps(summary, indent=1))
     return summary
 
+# %% ../../nbs/60_data_frame_extraction.ipynb #158c76f1
 def class_size_table(summary: dict) -> pd.DataFrame:
     "One row per class of an extraction summary: class, frames, and whether it is full."
     per_class = summary["settings"]["frames_per_class"]

@@ -101,6 +101,7 @@ def read_hemisphere_folders(root: Path | str, split: str = "train", labels: Sequ
                         {"root": str(root), "filenames": names})
     return FileImageDataset(files, label_values, classes, size=size, name="hemisphere_folders", split=split)
 
+# %% ../../nbs/52_data_hemispheres.ipynb #bc82f134
 @register_dataset("hemisphere_folders")
 def hemisphere_folders(split: str = "train", root=None, in_memory: bool = True, size: int | None = None):
     "The bilateral brain's `<root>/<split>/{fine,coarse}/<integer label>/<file>` layout; labels `fine` and `coarse`."

@@ -35,17 +35,20 @@ def split_seed(seed: int, split: str, salt: str = "") -> int:
     words = [int(seed), SPLITS.index(split), *salt.encode()]
     return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> 1)
 
+# %% ../../nbs/03_data_synthetic.ipynb #b3ea16ef
 def check_choice(name: str, value, allowed) -> None:
     "Raise a ValueError naming `name` and the allowed values unless `value` is one of them."
     if value not in tuple(allowed):
         raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
 
+# %% ../../nbs/03_data_synthetic.ipynb #aa7da940
 def check_positive_int(name: str, value, maximum: int | None = None) -> None:
     "Raise a ValueError naming `name` unless `value` is an int in [1, maximum]."
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1 or (maximum is not None and value > maximum):
         bound = f"an int in [1, {maximum}]" if maximum is not None else "a positive int"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
 
+# %% ../../nbs/03_data_synthetic.ipynb #286e55bd
 def check_seed(seed) -> None:
     "Raise a ValueError unless `seed` is a non-negative int."
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -159,6 +162,7 @@ def silhouette_sdf(family: str, u: torch.Tensor, v: torch.Tensor) -> torch.Tenso
         return torch.minimum(_box_sdf(u, v, 0.95, 0.34), _box_sdf(u, v, 0.34, 0.95))
     return (rho - 0.67).abs() - 0.27                     # ring
 
+# %% ../../nbs/03_data_synthetic.ipynb #481271a2
 def render_shape_masks(family: str, detail: str, n: int, image_size: int, generator: torch.Generator,
                        supersample: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
     """Geometry of `n` random objects of one class.
@@ -240,6 +244,7 @@ def shape_classes(n_coarse: int = 5, n_fine_per_coarse: int = 4) -> tuple[list[s
     fine = [f"{fam}/{det}" for fam in coarse for det in SHAPE_DETAILS[:n_fine_per_coarse]]
     return fine, coarse, [k // n_fine_per_coarse for k in range(len(fine))]
 
+# %% ../../nbs/03_data_synthetic.ipynb #c3723b62
 def _check_shapes_args(split, n_per_class, image_size, seed, n_coarse, n_fine_per_coarse):
     check_choice("split", split, SPLITS)
     check_positive_int("n_per_class", n_per_class)
@@ -268,6 +273,7 @@ def generate_shapes(split: str = "train", n_per_class: int | None = None, image_
     return ImageSet(torch.cat(images)[order], {"fine": fine, "coarse": torch.tensor(fine_to_coarse)[fine]},
                     {"fine": fine_names, "coarse": coarse_names}, "shapes", split, meta)
 
+# %% ../../nbs/03_data_synthetic.ipynb #be413f48
 def _cached_imageset(kind: str, params: dict, make, root: Path | None) -> ImageSet:
     "Generate `make()` once per `params` into `<root or data/>/<kind>/<key>/data.npz` and load it."
     folder = cached_generate(kind, params, lambda tmp: make().save(tmp / "data.npz"), root=root)
@@ -362,6 +368,7 @@ def photo_patches(n_patches: int, patch_size: int = 64, grayscale: bool = False,
     return ImageSet(images.contiguous(), {"source": torch.from_numpy(source)}, {"source": names}, "photos", split,
                     {"seed": seed, "patch_size": patch_size, "grayscale": grayscale, "photo_sources": PHOTO_SOURCES})
 
+# %% ../../nbs/03_data_synthetic.ipynb #8ff4be79
 @register_dataset("photos")
 def photos_dataset(split: str, root: Path | None = None, patch_size: int = 64, n_patches: int | None = None,
                    grayscale: bool = False, seed: int = 0) -> ImageSet:

@@ -42,6 +42,7 @@ def instance_appearance(category: int, instance: int, seed: int = 0) -> dict:
             "value": 0.3 + 0.65 * u[3], "elongation": 0.75 + 0.5 * u[4], "size": 0.8 + 0.4 * u[5],
             "frequency": 2.0 + 3.0 * u[6]}
 
+# %% ../../nbs/61_data_toybox.ipynb #cec8d1cb
 def pose_sequence(transformation: str, n_frames: int, image_size: int, generator: torch.Generator) -> torch.Tensor:
     "Poses `(n_frames, 5)`: centre x, centre y, radius (pixels), angle, turn (radians) for one clip."
     check_choice("transformation", transformation, TOYBOX_TRANSFORMATIONS)
@@ -161,6 +162,7 @@ def iid_split(data: ImageSet, test_fraction: float = 0.5, seed: int = 0, stratif
     train, test = data.split_off(test_fraction, seed=seed, stratify=stratify)
     return train.subset(torch.arange(len(train)), "train"), test.subset(torch.arange(len(test)), "test")
 
+# %% ../../nbs/61_data_toybox.ipynb #5974370c
 def exemplar_split(data: ImageSet, n_held_out: int = 1, seed: int = 0, instance: str = "instance",
                    group: str = "category") -> tuple[ImageSet, ImageSet]:
     "Seeded `(train, test)` split holding out `n_held_out` whole instances of every `group` (the *exemplar* protocol)."

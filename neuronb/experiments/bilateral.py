@@ -204,6 +204,7 @@ def class_counts(data) -> dict[str, int]:
                          f"`coarse` labels (shapes, cifar100, hemisphere_folders)")
     return {k: data.num_classes(k) for k in ("fine", "coarse")}
 
+# %% ../../nbs/53_bilateral_protocol.ipynb #9495b45c
 def resolve_checkpoint(path: str | Path | None) -> str | None:
     "A checkpoint file from a run folder (its last checkpoint) or a checkpoint file; None stays None."
     if path is None or Path(path).is_file():
@@ -230,12 +231,14 @@ def model_options(config: BilateralConfig, counts: dict[str, int]) -> tuple[int,
         ("checkpoint", resolve_checkpoint(getattr(config, name).checkpoint)))}
     return counts["fine"], dict(sides, output=config.output, **common)
 
+# %% ../../nbs/53_bilateral_protocol.ipynb #6595f82f
 def build_model(config: BilateralConfig, splits: Splits | None = None, counts: dict[str, int] | None = None) -> torch.nn.Module:
     "The model `config` describes (hemisphere checkpoints loaded), sized from `counts`, `splits` or the dataset."
     counts = counts or class_counts(splits.train if splits is not None else config)
     num_classes, options = model_options(config, counts)
     return create(config.model, num_classes=num_classes, **options)
 
+# %% ../../nbs/53_bilateral_protocol.ipynb #0726cc9a
 def run_train_config(config: BilateralConfig) -> TrainConfig:
     "`config.train` with the heads-to-labels map and the frozen hemispheres' parameters (`freeze` patterns)."
     heads = {"fine": "fine", "coarse": "coarse"} if config.heads == "both" else None
@@ -274,6 +277,7 @@ def train_bilateral(config: BilateralConfig, store=None, run_dir: Path | str | N
     trainer.fit(resume=resume)
     return finish_run(trainer, values=_values(config, trainer.model, trainer.folder, kind))
 
+# %% ../../nbs/53_bilateral_protocol.ipynb #5238eae2
 def train_hemisphere(config: BilateralConfig, store=None, run_dir: Path | str | None = None, resume: bool = False,
                      kind: str | None = None) -> RunResult:
     "Train one specialised hemisphere: a unilateral model with the `fine` or the `coarse` head."
@@ -405,6 +409,7 @@ def seeds_table(*sweeps: pd.DataFrame) -> pd.DataFrame:
     frame["_order"] = frame["model"].map(lambda m: order.get(m, len(order)))
     return frame.sort_values(["_order", "seed"], kind="stable").drop(columns="_order").reset_index(drop=True)
 
+# %% ../../nbs/53_bilateral_protocol.ipynb #c8f1c94f
 def summarize_seeds(rows: Sequence[dict] | pd.DataFrame, by: str = "model") -> pd.DataFrame:
     """Mean, spread (standard deviation over seeds, ddof 0 as the original's `result_all.yaml`) and count of the test
     accuracies per `by` group."""

@@ -53,6 +53,7 @@ class ConfigBase:
     def to_dict(self) -> dict:
         return config_to_dict(self)
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #120085bc
 @dataclass
 class ExperimentConfig(ConfigBase):
     "Data (dataset, options, root, label, held-out splits), a model, a seed and how to train: what every experiment has."
@@ -114,6 +115,7 @@ class Splits(NamedTuple):
     val: Any = None
     test: Any = None
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #17e1b2d7
 def _in_memory(data):
     return data.to_imageset() if hasattr(data, "to_imageset") else data
 
@@ -215,6 +217,7 @@ def default_model(config: ExperimentConfig, splits: Splits) -> nn.Module:
     "`config.model` from the registry with one output per class of `config.label`."
     return create(config.model, num_classes=splits.train.num_classes(config.label), **config.model_kw)
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #1bc4f352
 def build_trainer(protocol: str, config: ExperimentConfig, splits: Splits | None = None, *,
                   build_model: Callable = default_model, train: TrainConfig | None = None, callbacks: Sequence = (),
                   loss_fn: Callable | None = None, augment: Callable | None = None, store=None,
@@ -232,6 +235,7 @@ def build_trainer(protocol: str, config: ExperimentConfig, splits: Splits | None
     trainer.test_data, trainer.folder = splits.test, folder
     return trainer
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #e103004d
 def finish_run(trainer: Trainer, values: dict | None = None, tables: dict | None = None,
                evaluate: bool = True) -> RunResult:
     "Evaluate a fitted trainer on its test data (logged to the store), write `result.json`, return the `RunResult`."
@@ -250,6 +254,7 @@ def finish_run(trainer: Trainer, values: dict | None = None, tables: dict | None
         trainer.folder.write_result(result.summary())
     return result
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #97715a8d
 def train_run(protocol: str, config: ExperimentConfig, splits: Splits | None = None, *, store=None,
               run_dir: Path | str | None = None, resume: bool | Path | str = False, values: dict | None = None,
               **trainer_kw) -> RunResult:
@@ -303,6 +308,7 @@ def register_protocol(name: str, config_cls: type, fn: Callable, system: str = "
                                 resumable, checkpoint)
     return _PROTOCOLS[name]
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #cbd89bf9
 def register_preset(protocols: str | Sequence[str], preset: str, fn: Callable) -> Callable:
     "Register `fn() -> config` as `preset` of each of `protocols`."
     if preset not in PRESETS:
@@ -324,16 +330,19 @@ def get_protocol(name: str) -> Protocol:
         raise KeyError(f"unknown protocol {name!r}; registered: {', '.join(list_protocols())}")
     return _PROTOCOLS[name]
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #ed34c82c
 def list_protocols(system: str | None = None) -> list[str]:
     "Names of the registered protocols (of one `system`)."
     _import_systems()
     return sorted(n for n, p in _PROTOCOLS.items() if system is None or p.system == system)
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #6b29fd48
 def list_presets(protocol: str) -> list[str]:
     "The presets registered for `protocol`, in the order tiny, quick, paper."
     get_protocol(protocol)
     return [p for p in PRESETS if (protocol, p) in _PRESETS]
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #6a95ed56
 def merge_config_values(base: dict, changes: dict, option_fields: dict | None = None) -> dict:
     """`changes` merged into the config values `base` (nested dicts merged). A change of a choice in `option_fields`
     (default: `dataset` -> `dataset_kw`; a config class names its own, e.g. `deficit` -> `deficit_kw`) starts from
@@ -345,6 +354,7 @@ def merge_config_values(base: dict, changes: dict, option_fields: dict | None = 
             base[options] = {}
     return deep_update(base, changes)
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #2491c821
 def preset_config(protocol: str, preset: str, **overrides):
     "The config of `preset` for `protocol`, with `overrides` (fields; a dict for a nested config updates it)."
     get_protocol(protocol)
@@ -378,6 +388,7 @@ def read_config_file(path: Path | str, config_cls: type) -> dict:
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from e
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #e8eb2da7
 def config_from_sources(protocol: str, preset: str | None = "quick", config_file: Path | str | None = None,
                         assignments: Sequence[str] | dict | None = None, **values):
     """The config of `protocol`: `preset`, then a config file, then `values` (fields; `None` values ignored), then
@@ -402,6 +413,7 @@ class LoadedRun:
     result: dict | None
     folder: RunFolder
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #1f53f5ac
 def load_state(path: Path | str) -> dict:
     "The model weights of a neuronb checkpoint (`weights_only=True`, on the CPU)."
     state = load_weights_file(path)
@@ -409,6 +421,7 @@ def load_state(path: Path | str) -> dict:
         raise ValueError(f"{path} is not a neuronb checkpoint (no 'model' weights)")
     return state["model"]
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #d4ad47dc
 def load_default_model(config, folder: RunFolder, checkpoint: str | None = None) -> nn.Module | None:
     """The registry model of `config`, its number of outputs read from the checkpoint's last 2-d weight (None for a
     run that saved no weights, such as a measurement)."""
@@ -421,6 +434,7 @@ def load_default_model(config, folder: RunFolder, checkpoint: str | None = None)
     model.load_state_dict(state)
     return model
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #a7df9892
 def load_run(path: Path | str, checkpoint: str | None = None, model: bool = True) -> LoadedRun:
     """Config, model (eval mode, CPU, weights of `checkpoint`, default the last) and recorded results of a run folder
     of any protocol."""

@@ -59,6 +59,7 @@ class SweepSpec:
         if self.retries < 0:
             raise ValueError(f"sweep spec {self.name!r}: retries must be >= 0, got {self.retries}")
 
+# %% ../../nbs/12b_experiments_runs.ipynb #5e91bb13
 def load_spec(spec: SweepSpec | dict | str | Path) -> SweepSpec:
     "A `SweepSpec` from itself, a dict or a YAML file (whose relative `store`/`root` paths are made absolute)."
     if isinstance(spec, SweepSpec):
@@ -77,6 +78,7 @@ def load_spec(spec: SweepSpec | dict | str | Path) -> SweepSpec:
                 spec[key] = str(folder / spec[key])
     return config_from_dict(SweepSpec, spec, where)
 
+# %% ../../nbs/12b_experiments_runs.ipynb #c5d42e36
 def set_dotted(values: dict, key: str, value: Any) -> dict:
     "Set `values['a']['b'] = value` for `key='a.b'` in place, creating nested dicts; returns `values`."
     node = values
@@ -88,6 +90,7 @@ def set_dotted(values: dict, key: str, value: Any) -> dict:
     node[parts[-1]] = value
     return values
 
+# %% ../../nbs/12b_experiments_runs.ipynb #5d6fae09
 def _drop_dotted(values: dict, key: str) -> dict:
     node = values
     parts = key.split(".")
@@ -115,10 +118,12 @@ class SweepRun:
     params: dict
     run_dir: str
 
+# %% ../../nbs/12b_experiments_runs.ipynb #5ec819f6
 def sweep_root(spec: SweepSpec) -> Path:
     "Folder of a sweep's run folders: `spec.root`, else `runs_dir()/sweep` (shared, runs are content-addressed)."
     return Path(spec.root).expanduser() if spec.root else runs_dir() / "sweep"
 
+# %% ../../nbs/12b_experiments_runs.ipynb #cf2349ea
 def expand_spec(spec: SweepSpec | dict | str | Path) -> list[SweepRun]:
     "Every run of the spec, in order, with duplicate configs removed."
     spec = load_spec(spec)
@@ -229,6 +234,7 @@ def recorded_result(run: SweepRun, store: RunStore) -> dict:
     return {"run_id": run.run_id, "status": "finished", "executed": False,
             "resumed": summary.get("resumed"), **_numbers(summary)}
 
+# %% ../../nbs/12b_experiments_runs.ipynb #dfec98dc
 def execute_run(run: SweepRun, store_path: str | Path, threads: int | None = None,
                 lock_timeout: float | None = None) -> dict:
     """Run one sweep run to completion (resuming from its checkpoint), record it; returns its numeric results.
@@ -340,6 +346,7 @@ def read_sweep(spec: SweepSpec | dict | str | Path, store: RunStore | str | Path
     table.attrs.update({"submitted": 0, "failed": 0, "errors": {}, "store": str(store.path)})
     return table
 
+# %% ../../nbs/12b_experiments_runs.ipynb #6a938fdd
 def load_result(run_dir: str | Path) -> dict:
     "The summary a finished sweep run wrote to `run_dir/result.json` (numbers, strings, and tables as lists of records)."
     path = Path(run_dir) / "result.json"

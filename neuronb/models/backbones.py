@@ -52,6 +52,7 @@ def resnet50(num_classes: int = 10, small_input: bool = False, width: float = 1.
     _check_width(width, "resnet50")
     return _torchvision_resnet(num_classes, 1, max(1, round(64 * width)), small_input, in_channels)
 
+# %% ../../nbs/07c_models_backbones.ipynb #c99d087c
 @register_model("resnext50_32x4d")
 def resnext50_32x4d(num_classes: int = 10, small_input: bool = False, width: float = 1.0,
                     in_channels: int = 3) -> ResNet:

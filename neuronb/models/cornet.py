@@ -73,6 +73,7 @@ class CORblockS(nn.Module):
             x = self.output(x)
         return x
 
+# %% ../../nbs/40_models_cornet.ipynb #7add45ed
 class CORnetS(nn.Module):
     "CORnet-S: V1 block, recurrent areas V2/V4/IT and a linear decoder (build it with `cornet_s`)."
     def __init__(self, num_classes: int = 1000, width: float = 1.0, times: dict | None = None,
@@ -100,6 +101,7 @@ class CORnetS(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.IT(self.V4(self.V2(self.V1(x)))))
 
+# %% ../../nbs/40_models_cornet.ipynb #6c9308dd
 @register_model("cornet_s")
 def cornet_s(num_classes: int = 1000, width: float = 1.0, times: dict | None = None, small_input: bool = False,
              in_channels: int = 3) -> CORnetS:
@@ -123,6 +125,7 @@ def split_time_step(name: str) -> tuple[str, int | None]:
     match = _TIME_STEP.match(name)
     return (match["module"], int(match["step"])) if match else (name, None)
 
+# %% ../../nbs/40_models_cornet.ipynb #7c2accf7
 def time_step_layers(model: nn.Module, last_only: bool = False) -> dict[str, str]:
     """`{region: layer}` with every time step of each region's output as Brain-Score names them
     (`{'V4-t3': 'V4.output-t3', ...}`), or only the last step per region with `last_only`."""
@@ -149,6 +152,7 @@ class CORblockZ(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.output(self.pool(self.nonlin(self.conv(x))))
 
+# %% ../../nbs/40_models_cornet.ipynb #4a4965fc
 class CORnetZ(nn.Module):
     "CORnet-Z: four feed-forward areas and a linear decoder (build it with `cornet_z`)."
     def __init__(self, num_classes: int = 1000, width: float = 1.0, small_input: bool = False, in_channels: int = 3):
@@ -171,6 +175,7 @@ class CORnetZ(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.IT(self.V4(self.V2(self.V1(x)))))
 
+# %% ../../nbs/40_models_cornet.ipynb #a41043cb
 @register_model("cornet_z")
 def cornet_z(num_classes: int = 1000, width: float = 1.0, small_input: bool = False, in_channels: int = 3) -> CORnetZ:
     """CORnet-Z (Kubilius, Schrimpf et al. 2019): feed-forward V1/V2/V4/IT + decoder.

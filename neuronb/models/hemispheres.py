@@ -44,6 +44,7 @@ def conv_bn_relu(in_channels: int, out_channels: int, pool: bool = False, bias: 
         layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers)
 
+# %% ../../nbs/51_models_hemispheres.ipynb #6dc68850
 class ResidualBlock(nn.Module):
     "`x + relu(bn(conv(relu(bn(conv(x))))))`: the ReLU comes before the skip add, as in the original ResNet-9."
     def __init__(self, channels: int):
@@ -53,6 +54,7 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
+# %% ../../nbs/51_models_hemispheres.ipynb #095725da
 class ResNet9(nn.Module):
     "The paper's ResNet-9 hemisphere: `(N, C, H, W)` -> `(N, widths[-1])` features (see above)."
     def __init__(self, widths: Sequence[int] = PYRAMID, width: float = 1.0, in_channels: int = 3):
@@ -167,6 +169,7 @@ def make_head(num_features: int, num_classes: int, dropout: float) -> nn.Sequent
         raise ValueError(f"head dropout must be in [0, 1), got {dropout!r} (the original's default 1.0 was a bug)")
     return nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, num_classes))
 
+# %% ../../nbs/51_models_hemispheres.ipynb #b9c4c2fa
 def _head_sizes(heads: str, num_classes: int, num_coarse_classes: int | None) -> dict[str, int]:
     if heads not in HEAD_MODES:
         raise ValueError(f"heads must be one of {HEAD_MODES}, got {heads!r}")
@@ -202,6 +205,7 @@ class UnilateralNet(nn.Module):
         features = self.features(x)
         return features if self.output == "features" else _apply_heads(self.heads, features)
 
+# %% ../../nbs/51_models_hemispheres.ipynb #65b823d7
 @register_model("unilateral")
 def unilateral(num_classes: int = 100, arch: str = "resnet9", heads: str = "fine", num_coarse_classes: int | None = None,
                width: float = 1.0, k: float | None = None, k_batch: float | None = None, dropout: float = 0.6,
@@ -238,6 +242,7 @@ def load_hemisphere_state(path: Path | str, side: str | None = None, check_heads
                          f"(check which checkpoint goes to which side, or pass check_heads=False)")
     return hemisphere
 
+# %% ../../nbs/51_models_hemispheres.ipynb #d7149c1d
 class BilateralNet(nn.Module):
     "Two hemispheres, features concatenated `[fine, coarse]`, heads over the concatenation (original `BilateralNet`)."
     def __init__(self, fine_hemisphere: nn.Module, coarse_hemisphere: nn.Module, head_sizes: dict[str, int],
@@ -287,6 +292,7 @@ class BilateralNet(nn.Module):
         features = self.features(x)
         return features if self.output == "features" else _apply_heads(self.heads, features)
 
+# %% ../../nbs/51_models_hemispheres.ipynb #668ac76d
 @register_model("bilateral")
 def bilateral(num_classes: int = 100, num_coarse_classes: int | None = None, heads: str = "both",
               fine_arch: str = "resnet9", coarse_arch: str = "resnet9", fine_width: float = 1.0,
@@ -325,6 +331,7 @@ class EnsembleNet(nn.Module):
             return {head: torch.stack([o[head] for o in outputs]).mean(0) for head in outputs[0]}
         return torch.stack(outputs).mean(0)
 
+# %% ../../nbs/51_models_hemispheres.ipynb #06319373
 def _load_member(model: nn.Module, path: Path | str) -> nn.Module:
     path = Path(path)
     if not path.is_file():

@@ -25,6 +25,7 @@ def register_model(name: str | None = None) -> Callable:
     "Decorator: register a builder `fn(num_classes=..., **options) -> nn.Module` under `name` (default: its function name)."
     return MODELS.register(name)
 
+# %% ../../nbs/07a_models_registry.ipynb #d775ec72
 def list_models(pattern: str | None = None) -> list[str]:
     "Sorted names of the registered models, optionally filtered by a shell-style `pattern` (`'resnet*'`)."
     names = MODELS.names()
@@ -35,6 +36,7 @@ def layer_names(model: nn.Module) -> list[str]:
     "Dotted names of every submodule of `model` (the root excluded), in definition order."
     return [name for name, _ in model.named_modules() if name]
 
+# %% ../../nbs/07a_models_registry.ipynb #2bccce7c
 def _close_layers(model: nn.Module, name: str, n: int = 5) -> list[str]:
     return difflib.get_close_matches(name, layer_names(model), n=n, cutoff=0.5)
 
@@ -55,6 +57,7 @@ def region_layers(model: nn.Module) -> dict[str, str]:
                              f"the model; close matches: {_close_layers(model, str(layer))}") from None
     return dict(mapping)
 
+# %% ../../nbs/07a_models_registry.ipynb #4b917868
 def num_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters of `model` (shared parameters counted once)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

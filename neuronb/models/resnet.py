@@ -18,6 +18,7 @@ def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     "3x3 convolution with padding 1 and no bias (a BatchNorm follows)."
     return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
 
+# %% ../../nbs/07b_models_resnet.ipynb #f4add215
 class BasicBlock(nn.Module):
     "Two 3x3 conv-BN layers with an identity (or 1x1 conv-BN) shortcut."
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
@@ -50,6 +51,7 @@ def init_resnet_weights(model: nn.Module) -> nn.Module:
             nn.init.zeros_(m.bias)
     return model
 
+# %% ../../nbs/07b_models_resnet.ipynb #78586e87
 class CifarResNet(nn.Module):
     "A ResNet for small images: 3x3 stride-1 stem, no max-pool, `BasicBlock` stages, global average pool, linear head."
     def __init__(self, blocks_per_stage: tuple[int, ...] = (2, 2, 2, 2), width: float = 1.0, in_channels: int = 3,
@@ -91,6 +93,7 @@ class CifarResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.forward_features(x))
 
+# %% ../../nbs/07b_models_resnet.ipynb #c7d04d24
 @register_model("resnet18_cifar")
 def resnet18_cifar(num_classes: int = 10, width: float = 1.0, in_channels: int = 3,
                    zero_init_residual: bool = False) -> CifarResNet:

@@ -41,11 +41,13 @@ class PreActBlock(nn.Module):
         out = self.conv2(self.relu2(self.bn2(self.conv1(out))))
         return out + shortcut
 
+# %% ../../nbs/20_models_split_resnet.ipynb #cc5e23b1
 def preact_stage(in_channels: int, out_channels: int, n_blocks: int, stride: int) -> nn.Sequential:
     "`n_blocks` pre-activation blocks; the first one has stride `stride` (and changes the width)."
     return nn.Sequential(*[PreActBlock(in_channels if i == 0 else out_channels, out_channels, stride if i == 0 else 1)
                            for i in range(n_blocks)])
 
+# %% ../../nbs/20_models_split_resnet.ipynb #3709b0b7
 def scaled_channels(width: float, base: Sequence[int] = (64, 128, 256, 512)) -> list[int]:
     "The four stage widths of a ResNet-18 multiplied by `width` (at least one channel each)."
     if not isinstance(width, (int, float)) or not width > 0:
@@ -73,6 +75,7 @@ class SumFusion(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return a + b
 
+# %% ../../nbs/20_models_split_resnet.ipynb #700a46d2
 class SplitResNet(nn.Module):
     """Two independent early pathways (one per sensor) summed into a shared ResNet tail.
 
@@ -117,6 +120,7 @@ class SplitResNet(nn.Module):
             return self.fc(features)
         return {h: self.heads[h](features) for h in self.head_names}
 
+# %% ../../nbs/20_models_split_resnet.ipynb #449e3321
 MULTIHEAD_NAMES = ("both", "a", "b")
 
 @register_model("split_resnet18")
@@ -128,6 +132,7 @@ def split_resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int =
     (`pathway_*.layer2`), `fusion` (the sum), `V4` (`layer3`), `IT` (`layer4`, the original's `layer4_out`)."""
     return SplitResNet(num_classes, width, in_channels)
 
+# %% ../../nbs/20_models_split_resnet.ipynb #aed8f5e4
 @register_model("split_resnet18_multihead")
 def split_resnet18_multihead(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) -> SplitResNet:
     """Split-ResNet-18 with three linear heads on the same fused representation (original `SResNet18MultiHead`,
@@ -178,6 +183,7 @@ class PreActResNet(nn.Module):
     def forward(self, x: torch.Tensor, x_b: torch.Tensor | None = None) -> torch.Tensor:
         return self.fc(self.forward_features(x, x_b))
 
+# %% ../../nbs/20_models_split_resnet.ipynb #2b7715c6
 @register_model("preact_resnet18")
 def preact_resnet18(num_classes: int = 10, width: float = 1.0, in_channels: int = 3,
                     input_fusion: str = "sum") -> PreActResNet:
@@ -226,6 +232,7 @@ class DeepLinear(nn.Module):
             total = layer.weight @ total
         return total
 
+# %% ../../nbs/20_models_split_resnet.ipynb #ae19dec3
 @register_model("deep_linear")
 def deep_linear(num_classes: int = 10, in_features: int = 8, hidden: int = 16, depth: int = 2,
                 init_scale: float = 1e-3, bias: bool = False) -> DeepLinear:
@@ -235,6 +242,7 @@ def deep_linear(num_classes: int = 10, in_features: int = 8, hidden: int = 16, d
         raise ValueError(f"deep_linear: depth must be an int >= 1 (the number of weight matrices), got {depth!r}")
     return DeepLinear([in_features] + [hidden] * (depth - 1) + [num_classes], init_scale=init_scale, bias=bias)
 
+# %% ../../nbs/20_models_split_resnet.ipynb #41423320
 @register_model("shallow_linear")
 def shallow_linear(num_classes: int = 10, in_features: int = 8, init_scale: float = 1e-3,
                    bias: bool = False) -> DeepLinear:

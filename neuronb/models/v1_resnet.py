@@ -129,6 +129,7 @@ class V1ResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.forward_features(x))
 
+# %% ../../nbs/35_models_v1.ipynb #0e7321f2
 def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
     "Give `model` a freshly initialised `fc` head with `num_classes` outputs (for fine-tuning); returns the model."
     head = getattr(model, "fc", None)

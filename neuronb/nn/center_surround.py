@@ -88,6 +88,7 @@ class DoGConv2d(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, radius={self.radius}, stride={self.stride}, padding={self.padding}"
 
+# %% ../../nbs/31_nn_center_surround.ipynb #73a2e129
 class DoGLayer(nn.Module):
     "A `DoGConv2d` on the first `dog_channels` of `channels` channels; the others pass through unchanged."
     def __init__(self, channels: int, dog_channels: int, radius: int = 2, generator: torch.Generator | None = None):

@@ -49,6 +49,7 @@ def kwta_two_stage(x: torch.Tensor, spatial_fraction: float = 1.0, batch_fractio
     per_channel = _keep_top(maps.reshape(channels, batch * height * width), min(k_channel, batch * height * width))
     return per_channel.reshape(channels, batch, height, width).permute(1, 0, 2, 3)
 
+# %% ../../nbs/50_nn_kwta.ipynb #b62c21ae
 class KWinnersTakeAll2d(nn.Module):
     """Two-stage k-winners-take-all as a layer (`kwta_two_stage`); `spatial_fraction = batch_fraction = 1`
     is the identity. Original name: `SparseConv(k, k_percent)`."""

@@ -66,6 +66,7 @@ def channel_distance(n: int, centre: str = "tuned") -> torch.Tensor:
         return (((c - o) % n) - n // 2).abs().float()
     raise ValueError(f"channel_distance: centre must be 'tuned' or 'opponent', got {centre!r}")
 
+# %% ../../nbs/33_nn_normalization.ipynb #24204973
 class TunedNormalization(nn.Module):
     """Divisive normalization by a Gaussian-weighted pool of channels on a ring (see above). Original:
     `OpponentChannelInhibition(n)` (= `centre='opponent'`), the paper's "tuned normalization"."""

@@ -26,6 +26,7 @@ def log_radius_bins(rings: int, max_radius: float, min_radius: float = 1.0) -> l
     ratio = (max_radius / min_radius) ** (1 / (rings - 1)) if rings > 1 else 1.0
     return [0.0] + [min_radius * ratio ** k for k in range(rings - 1)] + [float(max_radius)] if rings > 1 else [0.0, float(max_radius)]
 
+# %% ../../nbs/34_nn_polar.ipynb #1e786244
 def polar_bins(height: int, width: int, radius_bins: Sequence[float], angle_bins: Sequence[float]) -> torch.Tensor:
     "Flat bin index `ring * sectors + sector` of every pixel `(H*W,)`, or -1 outside the rings."
     radius_bins, angle_bins = torch.as_tensor(radius_bins, dtype=torch.float64), torch.as_tensor(angle_bins, dtype=torch.float64)
@@ -41,6 +42,7 @@ def polar_bins(height: int, width: int, radius_bins: Sequence[float], angle_bins
     inside = (ring >= 0) & (ring < len(radius_bins) - 1) & (sector >= 0) & (sector < sectors)
     return torch.where(inside, ring * sectors + sector, torch.full_like(ring, -1))
 
+# %% ../../nbs/34_nn_polar.ipynb #eb7569a2
 def polar_pooling_matrix(height: int, width: int, radius_bins: Sequence[float], angle_bins: Sequence[float]) -> torch.Tensor:
     "The sparse `(rings*sectors, H*W)` matrix of ring/sector means with empty sectors interpolated along the angle."
     index = polar_bins(height, width, radius_bins, angle_bins)

@@ -42,6 +42,7 @@ def explorer_config(deficit: str = "blur", strength: float | None = None, view_s
     return replace(base, deficit=deficit, deficit_kw=kw, view_size=int(view_size), deficit_start=int(start),
                    deficit_end=None if end is None else int(end))
 
+# %% ../../nbs/26_widgets_critical.ipynb #78fd77f8
 def views_picture(config: CriticalConfig, images: torch.Tensor, epoch: int, labels: dict | None = None) -> np.ndarray:
     "uint8 `(2H, N*W, 3)`: sensor a's views of `images` on top, sensor b's below, as the network receives them at `epoch`."
     x_a, x_b, _ = sensor_views(config, images, epoch, labels=labels)

@@ -65,10 +65,12 @@ def source_model(source: str, config: AnalysisConfig) -> nn.Module:
         load_backbone_weights(net, path)
     return net.eval()
 
+# %% ../../../nbs/66b_babyvision_analyses.ipynb #5348eda0
 def source_models(config: AnalysisConfig) -> dict[str, nn.Module]:
     "Every source of `config` by name (`{'random init': 'random'}` when none is named)."
     return {name: source_model(source, config) for name, source in (config.sources or {"random init": "random"}).items()}
 
+# %% ../../../nbs/66b_babyvision_analyses.ipynb #2645cbb0
 def analysis_data(config: AnalysisConfig):
     "The evaluation images of `config` (in memory)."
     data = get_dataset(config.dataset, config.split, root=config.root, **config.dataset_kw)
@@ -101,6 +103,7 @@ class ProbeConfig(AnalysisConfig):
         super().__post_init__()
         self.protocols = tuple(self.protocols)
 
+# %% ../../../nbs/66b_babyvision_analyses.ipynb #ca059dcf
 def run_probe(config: ProbeConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
     "Linear decoding of object category from each source backbone (and HOG), iid and exemplar splits."
     folder = RunFolder.create("babyvision.probe", config, run_dir)
@@ -164,6 +167,7 @@ class SelectivityConfig(AnalysisConfig):
         super().__post_init__()
         self.layers = tuple(self.layers)
 
+# %% ../../../nbs/66b_babyvision_analyses.ipynb #a59baa5b
 def most_selective(indices: torch.Tensor, n: int) -> list[int]:
     "The `n` units with the highest selectivity index (undefined indices last)."
     return torch.argsort(torch.nan_to_num(indices, nan=-1.0), descending=True)[:n].tolist()

@@ -169,6 +169,7 @@ def pair_frames(data: ImageSet, window: Sequence[int] = (-1, 0), seed: int = 0, 
     return ImageSet(torch.cat([data.images, data.images[partner]], 1), labels, dict(data.classes), data.name,
                     f"{data.split}-pairs", dict(data.meta))
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #0a1fdb8c
 class TemporalPairs(Callback):
     "Rebuild the (anchor, partner) pairs of `frames` at the start of every epoch (seeded by `seed` and the epoch)."
     def __init__(self, frames: ImageSet, window: Sequence[int] = (-1, 0), seed: int = 0):
@@ -248,6 +249,7 @@ def moco_augmentation(config: MoCoConfig) -> Callable:
                            std=None, name="moco_v1")
     return two_view_augment(one)
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #bbd3039c
 def build_moco(config: MoCoConfig) -> MoCo:
     "The MoCo module of `config` (encoder from the registry with `dim` outputs, MLP head if asked)."
     encoder = create(config.model, num_classes=config.dim, **config.model_kw)
@@ -289,6 +291,7 @@ def train_moco(config: MoCoConfig, store=None, run_dir: Path | str | None = None
     trainer.fit(resume=resume)
     return finish_run(trainer, values={"mode": config.mode})
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #3a46511f
 def load_moco_encoder(config: MoCoConfig, folder: RunFolder, checkpoint: str | None = None) -> nn.Module:
     "The query encoder (the learned backbone) of a MoCo run: what `load_run` returns as its model."
     moco = build_moco(config)
@@ -320,6 +323,7 @@ def original_tc_checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer | 
             "model_state_dict": {f"module.{k}": v for k, v in model.state_dict().items()},
             "optimizer_state_dict": optimizer.state_dict() if optimizer is not None else {}}
 
+# %% ../../../nbs/63_babyvision_moco.ipynb #ee9d4d73
 def original_moco_checkpoint(moco: MoCo, epoch: int, arch: str, optimizer: torch.optim.Optimizer | None = None) -> dict:
     "A MoCo checkpoint as `moco_img.py` / `moco_temp.py` wrote it (`module.encoder_q.*`, `module.encoder_k.*`, queue)."
     return {"epoch": int(epoch), "arch": arch, "state_dict": {f"module.{k}": v for k, v in moco.state_dict().items()},

@@ -34,6 +34,7 @@ def backbone(name: str, num_classes: int, narrow: bool = False, **kw) -> nn.Modu
                          f"(any registered model also works through TemporalConfig.model)")
     return create(name, num_classes=num_classes, **{**(NARROW_BACKBONES[name] if narrow else {}), **kw})
 
+# %% ../../../nbs/62_babyvision_temporal.ipynb #ec022b05
 def head_name(model: nn.Module) -> str:
     "Dotted name of the final linear layer of a backbone (`fc`, `classifier.1`, ...)."
     last = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]

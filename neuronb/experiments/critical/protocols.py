@@ -120,6 +120,7 @@ def critical_trainer_kw(config: CriticalConfig, splits: Splits, callbacks: Seque
         kw.update(train=replace(config.train, heads={"both": config.label}), loss_fn=SensorHeadsLoss(config.label))
     return kw
 
+# %% ../../../nbs/25_critical_protocols.ipynb #848fc8f7
 def train_critical(config: CriticalConfig, store=None, run_dir: Path | str | None = None,
                    resume: bool | Path | str = False, callbacks: Sequence[Callback] = (),
                    splits: Splits | None = None) -> RunResult:
@@ -148,11 +149,13 @@ def no_model(config, folder: RunFolder, checkpoint: str | None = None) -> None:
     "The `load_model` of a protocol whose folder holds no model of its own (a sweep, a measurement): `load_run` gives None."
     return None
 
+# %% ../../../nbs/25_critical_protocols.ipynb #be7cbb21
 def single_run(config: CriticalConfig, **changes) -> CriticalConfig:
     "The `CriticalConfig` of one run inside a sweep of `config` (any subclass), with `changes`."
     values = {f.name: getattr(config, f.name) for f in fields(CriticalConfig)}
     return CriticalConfig(**{**values, **changes})
 
+# %% ../../../nbs/25_critical_protocols.ipynb #9721a988
 @dataclass
 class RemovalConfig(CriticalConfig):
     "The critical-period curve: remove `deficit` at each of `removal_epochs`, train `post_epochs` more."
@@ -329,6 +332,7 @@ def measure_sensor_variance(config: SensorVarianceConfig, store=None, run_dir: P
     folder.write_result(result.summary())
     return result
 
+# %% ../../../nbs/25_critical_protocols.ipynb #d04a56f6
 def relative_variance(result: RunResult | RunFolder | Path | str) -> dict[str, np.ndarray]:
     "`{layer: relative variance per unit}` saved by a `critical.variance` run."
     folder = result.folder if isinstance(result, RunResult) else RunFolder(getattr(result, "path", result))

@@ -33,6 +33,7 @@ def sensor_index(sensor: str) -> int:
         raise ValueError(f"sensor must be 'a' or 'b', got {sensor!r}")
     return SENSORS.index(sensor)
 
+# %% ../../../nbs/21_critical_sensors.ipynb #d3233b3a
 class FieldOfViewSplit:
     "Sensor a sees the first `view_size` columns (or rows) of the image, sensor b the last; each view is zero elsewhere."
     def __init__(self, view_size: int, axis: str = "width"):
@@ -85,14 +86,17 @@ class FieldOfViewSplit:
     def __repr__(self) -> str:
         return f"{self.name}({self.view_size})"
 
+# %% ../../../nbs/21_critical_sensors.ipynb #59408863
 def left_right_split(view_size: int) -> FieldOfViewSplit:
     "The original split: sensor a sees the left `view_size` columns, sensor b the right `view_size` columns."
     return FieldOfViewSplit(view_size, "width")
 
+# %% ../../../nbs/21_critical_sensors.ipynb #63f8dc7f
 def top_bottom_split(view_size: int) -> FieldOfViewSplit:
     "Sensor a sees the top `view_size` rows, sensor b the bottom `view_size` rows."
     return FieldOfViewSplit(view_size, "height")
 
+# %% ../../../nbs/21_critical_sensors.ipynb #9386cbfb
 class ColourLuminanceSplit:
     "Sensor b: the luminance of the image in every channel; sensor a: the colour remainder (`x_a + x_b = x`)."
     name = "colour_luminance_split"
@@ -109,6 +113,7 @@ class ColourLuminanceSplit:
     def __repr__(self) -> str:
         return "colour_luminance_split()"
 
+# %% ../../../nbs/21_critical_sensors.ipynb #3d2de20a
 def colour_luminance_split() -> ColourLuminanceSplit:
     "Sensor a: colour without luminance; sensor b: luminance only (ITU-R 601 weights), both 3-channel."
     return ColourLuminanceSplit()
@@ -156,6 +161,7 @@ class SensorInputs(tuple):
         "A new `SensorInputs` with `sensor`'s scene replaced."
         return self.replace(scene_a=scene) if sensor_index(sensor) == 0 else self.replace(scene_b=scene)
 
+# %% ../../../nbs/21_critical_sensors.ipynb #e9baf968
 class Sensors(Callback):
     "First callback: turns the batch's normalised image into `SensorInputs` (x_a, x_b) cut by `split`, in train and eval."
     def __init__(self, split: Callable):
@@ -193,6 +199,7 @@ def check_window(start: int, end: int | None, where: str = "deficit") -> tuple[i
                          f"the window [start, end) would contain no epoch")
     return start, end
 
+# %% ../../../nbs/21_critical_sensors.ipynb #e65a81bb
 def original_window(deficit_start: int | None, deficit_end: int | None) -> tuple[int, int | None]:
     """`[start, end)` for the original `--deficit-start s --deficit-end e` (active when `s < epoch < e`, 0-based):
     `(max(s + 1, 0), e)`; `(0, None)` (the whole run) when either is None, as in `main.py`."""
@@ -278,6 +285,7 @@ class Deficit(Callback):
         args = ", ".join(f"{k}={v!r}" for k, v in {**self.params(), "start": self.start, "end": self.end}.items())
         return f"{type(self).__name__}({args})"
 
+# %% ../../../nbs/21_critical_sensors.ipynb #71c6e5a6
 class SensorDeficit(Deficit):
     "A deficit that transforms one sensor's scene with `transform(scene, generator)`."
     def __init__(self, sensor: str = "b", start: int = 0, end: int | None = None, *, during_train: bool = True,
@@ -314,6 +322,7 @@ class Blur(SensorDeficit):
         small = resize(scene, (max(1, round(height / self.factor)), max(1, round(width / self.factor))), antialias=True)
         return resize(small, (height, width), antialias=False)
 
+# %% ../../../nbs/21_critical_sensors.ipynb #1fe52a70
 class Noise(SensorDeficit):
     "Add Gaussian noise of standard deviation `std` (normalised units, ~ data standard deviations) to one sensor's scene."
     def __init__(self, sensor: str = "b", std: float = 1.0, start: int = 0, end: int | None = None, *,
@@ -330,6 +339,7 @@ class Noise(SensorDeficit):
         noise = torch.randn(scene.shape, generator=generator, dtype=torch.float32)
         return scene + (self.std * noise).to(device=scene.device, dtype=scene.dtype)
 
+# %% ../../../nbs/21_critical_sensors.ipynb #f8d69607
 class ContrastLoss(SensorDeficit):
     "Scale one sensor's contrast: `scene -> m + factor * (scene - m)`, m the per-image mean (0: flat, 1: unchanged)."
     def __init__(self, sensor: str = "b", factor: float = 0.2, start: int = 0, end: int | None = None, *,
@@ -351,6 +361,7 @@ def sensor_head_labels(label: str = "fine") -> dict[str, str]:
     "Label key of each head of a multi-head split network: `both` <- label, `a` <- label_a, `b` <- label_b."
     return {"both": label, "a": f"{label}_a", "b": f"{label}_b"}
 
+# %% ../../../nbs/21_critical_sensors.ipynb #de20bd0d
 class SensorHeadsLoss:
     """Trainer `loss_fn` for multi-head split networks: the summed cross-entropy of the heads whose label key
     (`sensor_head_labels(label)`) is in the batch; a callback chooses the heads trained on a batch by its labels."""
@@ -372,6 +383,7 @@ class SensorHeadsLoss:
     def __repr__(self) -> str:
         return f"SensorHeadsLoss(label={self.label!r})"
 
+# %% ../../../nbs/21_critical_sensors.ipynb #21ae06f6
 class IndependentSensors(Deficit):
     """Strabismus: sensor b shows another image of the batch (in-batch permutation); each target is a's or b's
     (p_swap = 0.5) and one head, drawn per batch from `heads`, is trained (original `main_independent_rhf.py`)."""
@@ -455,6 +467,7 @@ def original_lr_schedule(schedule: Sequence[int] = (181,), slow: bool = True, de
     return {"epochs": schedule[-1], "schedule": "multistep", "milestones": tuple(m + 1 for m in schedule[:-1]),
             "gamma": 0.1}
 
+# %% ../../../nbs/21_critical_sensors.ipynb #2aaa69e2
 def paper_train_config(**overrides) -> TrainConfig:
     """The original's blur-deficit command: 181 epochs, SGD lr 0.075, momentum 0.9, wd 5e-4, batch 128, lr x0.97 per
     epoch, crop+flip augmentation, CIFAR normalisation; `overrides` replace any field."""
@@ -462,6 +475,7 @@ def paper_train_config(**overrides) -> TrainConfig:
                   mean=CIFAR_MEAN, std=CIFAR_STD, checkpoint_every=10, **original_lr_schedule((181,), slow=True))
     return TrainConfig(**{**values, **overrides})
 
+# %% ../../../nbs/21_critical_sensors.ipynb #997036e8
 def _scaled(value: int, factor: float) -> int:
     return max(1, round(value * factor))
 

@@ -26,6 +26,7 @@ def hierarchical_correlation(scale: float = 0.7, normalize_rows: bool = True) ->
                                [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float64)
     return matrix / np.linalg.norm(matrix, axis=1, keepdims=True) if normalize_rows else matrix
 
+# %% ../../../nbs/24_deep_linear.ipynb #e127a9df
 def _mode_grid(singular_values, time) -> tuple[np.ndarray, np.ndarray]:
     s = np.atleast_1d(np.asarray(singular_values, dtype=np.float64))
     t = np.atleast_1d(np.asarray(time, dtype=np.float64))
@@ -41,6 +42,7 @@ def deep_mode_strength(singular_values, time, initial: float = 1e-4) -> np.ndarr
     s, t = _mode_grid(singular_values, time)
     return s / (1 + (s / initial - 1) * np.exp(-2 * s * t))
 
+# %% ../../../nbs/24_deep_linear.ipynb #580c99e8
 def shallow_mode_strength(singular_values, time, initial: float = 1e-4) -> np.ndarray:
     "Effective singular values of a one-layer linear network: `s (1 - e^-t) + a0 e^-t`, `(len(time), len(singular_values))`."
     s, t = _mode_grid(singular_values, time)
@@ -203,6 +205,7 @@ class DeficitRuns:
                 layer.weight.copy_(torch.from_numpy(matrix))
         return network
 
+# %% ../../../nbs/24_deep_linear.ipynb #e206c613
 def _initial_layers(task: TwoSourceTask, depth: int, shared_depth: int, init: str, init_scale: float,
                     hidden: int | None, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     "Pathway layers and shared layers at the start (the b pathway is a copy of the a pathway)."
@@ -290,6 +293,7 @@ def critical_period_table(runs: Sequence[DeficitRuns]) -> pd.DataFrame:
         raise ValueError("critical_period_table: no runs given")
     return pd.concat([r.final() for r in runs], ignore_index=True)
 
+# %% ../../../nbs/24_deep_linear.ipynb #258f3e4f
 def _architecture(depth: int, shared_depth: int) -> str:
     return f"depth {depth}" + (f" + {shared_depth} shared" if shared_depth else "")
 
@@ -314,6 +318,7 @@ def plot_critical_period(table: pd.DataFrame, modes: Sequence[int] | None = None
     axes[0].legend(fontsize=7, frameon=False)
     return axes
 
+# %% ../../../nbs/24_deep_linear.ipynb #f1e65ff3
 def plot_route_dynamics(runs: DeficitRuns, mode: int = -1, ax=None):
     """Effective singular value of one mode over time: route b solid, route a dashed, one colour per
     deficit length, the deficit's end marked with a dot. Returns the axis."""

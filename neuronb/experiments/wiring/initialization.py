@@ -67,6 +67,7 @@ def kaiming_normal_init(model: nn.Module, generator: torch.Generator | None = No
             nn.init.zeros_(module.bias)
     return model
 
+# %% ../../../nbs/41_wiring_init.ipynb #4852670c
 def fit_normal(weight, per: str = "kernel") -> dict:
     "Mean and standard deviation of `weight` per output kernel (`per='kernel'`) or for the whole layer (`'layer'`)."
     weight = _as_weight(weight)
@@ -77,6 +78,7 @@ def fit_normal(weight, per: str = "kernel") -> dict:
     return {"method": f"{per}_normal", "shape": list(weight.shape), "mean": values.mean(dim=1).tolist(),
             "std": std.tolist()}
 
+# %% ../../../nbs/41_wiring_init.ipynb #82c217b9
 def sample_normal(stats: Mapping, shape, generator: torch.Generator | None = None) -> torch.Tensor:
     "A weight of `shape` drawn from `fit_normal` statistics (per-kernel pairs drawn with replacement if counts differ)."
     shape = _check_shape(shape)
@@ -98,11 +100,13 @@ def gabor_bounds(size: int) -> torch.Tensor:
     return torch.tensor([[0.0, math.pi], [1 / (2 * size), 0.5], [0.5, float(size)], [0.5, float(size)],
                          [-math.pi, math.pi], [-reach, reach], [-reach, reach], [0.0, 3.0]])
 
+# %% ../../../nbs/41_wiring_init.ipynb #3d5aef3d
 def render_gabors(params: torch.Tensor, size: int) -> torch.Tensor:
     "Kernels `(N, size, size)` from parameter rows `(N, 8)` in the order `GABOR_PARAMS`."
     params = torch.as_tensor(params, dtype=torch.float32)
     return gabor_kernel(size, *params.unbind(-1))
 
+# %% ../../../nbs/41_wiring_init.ipynb #26a8513d
 def _spectral_peak(kernels: torch.Tensor, pad: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     "Direction (theta in [0, pi)) and frequency (cycles/px) of the strongest Fourier component of each kernel."
     spectrum = torch.fft.rfft2(kernels - kernels.mean(dim=(1, 2), keepdim=True), s=(pad, pad)).abs()
@@ -159,6 +163,7 @@ def gabor_features(params: torch.Tensor) -> torch.Tensor:
     return torch.stack([freq, torch.sin(2 * theta), torch.cos(2 * theta), sx, sy, torch.sin(phase), torch.cos(phase),
                         cx, cy, amp], dim=-1)
 
+# %% ../../../nbs/41_wiring_init.ipynb #5a35f0ae
 def decode_gabor_features(features: torch.Tensor, size: int) -> torch.Tensor:
     "The inverse of `gabor_features`, clamped to `gabor_bounds(size)` (amplitude kept >= 0, unscaled)."
     f = torch.as_tensor(features, dtype=torch.float32)
@@ -171,6 +176,7 @@ def decode_gabor_features(features: torch.Tensor, size: int) -> torch.Tensor:
     high[7] = float("inf")                                   # amplitudes are in weight units here
     return torch.maximum(torch.minimum(params, high), low)
 
+# %% ../../../nbs/41_wiring_init.ipynb #0bfa6877
 def fit_gabor_init(weight, max_components: int = 8, n_starts: int = 8, steps: int = 200, seed: int = 0) -> dict:
     "Gabor fits of every slice of a conv weight and a BIC-chosen Gaussian mixture over the per-kernel vectors."
     from sklearn.mixture import GaussianMixture
@@ -192,6 +198,7 @@ def fit_gabor_init(weight, max_components: int = 8, n_starts: int = 8, steps: in
             "weights": best.weights_.tolist(), "means": best.means_.tolist(), "covariances": best.covariances_.tolist(),
             "bic": bics, "fit_mse": float(mse.mean()), "params": params.reshape(out, channels, 8).tolist()}
 
+# %% ../../../nbs/41_wiring_init.ipynb #60e72da3
 def _numpy_rng(generator: torch.Generator | None) -> np.random.Generator:
     return np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
 
@@ -221,6 +228,7 @@ def default_clusters(name: str, weight_shape) -> int:
         return CORNET_S_CLUSTERS[name]
     return 2 if tuple(weight_shape[2:]) == (1, 1) else 8
 
+# %% ../../../nbs/41_wiring_init.ipynb #3abef289
 def fit_cluster_init(weight, n_clusters: int, seed: int = 0, spread: str = "pooled", max_slices: int = 200_000,
                      n_init: int = 10) -> dict:
     "k-means over the input-channel slices of a conv weight; centres, per-kernel count statistics and spreads."
@@ -254,6 +262,7 @@ def fit_cluster_init(weight, n_clusters: int, seed: int = 0, spread: str = "pool
             "count_mean": counts.mean(axis=0).tolist(), "count_std": counts.std(axis=0).tolist(),
             "spread": spreads, "spread_kind": spread}
 
+# %% ../../../nbs/41_wiring_init.ipynb #0919be1e
 def sample_cluster(stats: Mapping, shape, generator: torch.Generator | None = None) -> torch.Tensor:
     "A weight of `shape` sampled from `fit_cluster_init` statistics (any kernel size, channel and kernel count)."
     out, channels, kh, kw = _check_shape(shape)
@@ -295,6 +304,7 @@ def fit_layer(weight, method: str, name: str = "", seed: int = 0, n_clusters: in
         return fit_cluster_init(weight, n_clusters or default_clusters(name, weight.shape), seed=seed, **kw)
     raise ValueError(f"unknown init method {method!r}; methods: {INIT_METHODS}")
 
+# %% ../../../nbs/41_wiring_init.ipynb #469e5bc5
 def sample_layer(stats: Mapping, shape, generator: torch.Generator | None = None) -> torch.Tensor:
     "A weight of `shape` drawn from one layer's statistics (dispatch on `stats['method']`)."
     shape = _check_shape(shape)
@@ -309,6 +319,7 @@ def sample_layer(stats: Mapping, shape, generator: torch.Generator | None = None
         return sample_cluster(stats, shape, generator)
     raise ValueError(f"unknown init method {method!r} in spec; methods: {INIT_METHODS}")
 
+# %% ../../../nbs/41_wiring_init.ipynb #5349d7a0
 def _method_for(name: str, methods: str | Mapping[str, str]) -> str | None:
     if isinstance(methods, str):
         return methods
@@ -345,12 +356,14 @@ def compute_init(model: nn.Module, methods: str | Mapping[str, str], source: str
     return {"format": INIT_FORMAT, "source": source, "model": type(model).__name__, "seed": seed,
             "layers": layers, "batchnorm": norms}
 
+# %% ../../../nbs/41_wiring_init.ipynb #f0f56795
 def weight_compression_spec(model: nn.Module, first_layer: str | None = None, source: str = "", seed: int = 0,
                             **kw) -> dict:
     "The paper's WC spec: a Gabor mixture for the first conv (`first_layer`, default the first one), clusters elsewhere."
     first_layer = first_layer or next(iter(conv_layers(model)))
     return compute_init(model, {first_layer: "gabor", "*": "cluster"}, source=source, seed=seed, **kw)
 
+# %% ../../../nbs/41_wiring_init.ipynb #0b9de545
 def apply_init(model: nn.Module, spec: Mapping, layer_map: Mapping[str, str] | None = None,
                generator: torch.Generator | None = None, batchnorm: bool = True) -> list[str]:
     """Sample new weights into `model`'s convs (in place) from `spec`; conv `name` takes the statistics of
@@ -381,6 +394,7 @@ def apply_init(model: nn.Module, spec: Mapping, layer_map: Mapping[str, str] | N
                     module.bias.copy_(stats["bias_mean"] + stats["bias_std"] * torch.randn(shape, generator=generator))
     return done
 
+# %% ../../../nbs/41_wiring_init.ipynb #77f3dc37
 _SIZE_FIELDS = {"layer_normal": ("mean", "std"), "kernel_normal": ("mean", "std"),
                 "gabor": ("weights", "means", "covariances"),
                 "cluster": ("centers", "spread", "count_mean", "count_std"), "kaiming_normal": ()}
@@ -395,12 +409,14 @@ def compressed_size(spec: Mapping) -> dict:
     weights = sum(v["weights"] for v in per_layer.values())
     return {"stored": stored, "weights": weights, "ratio": stored / max(weights, 1), "layers": per_layer}
 
+# %% ../../../nbs/41_wiring_init.ipynb #8901fe43
 def save_init(spec: Mapping, path: Path | str) -> Path:
     "Write an init spec as JSON (atomically)."
     if spec.get("format") != INIT_FORMAT:
         raise ValueError(f"save_init: not an init spec (format {spec.get('format')!r})")
     return atomic_write_text(Path(path), json.dumps(spec))
 
+# %% ../../../nbs/41_wiring_init.ipynb #1c1da576
 def load_init(path: Path | str) -> dict:
     "Read an init spec written by `save_init`, checking its format."
     path = Path(path)

@@ -111,6 +111,7 @@ def parse_identifier(identifier: str) -> dict:
     base = re.sub(r"_seed\d+", "", base)
     return {"base": base, "images": int(images[1]) if images else None, "epoch": float(epoch[1]) if epoch else None}
 
+# %% ../../../nbs/44_wiring_scores.ipynb #166677cd
 BRAIN_BENCHMARK_SUFFIXES = ("-pls", "-i2n", "-i1n")
 
 def brain_predictivity(scores: pd.DataFrame, reference: str, benchmarks: Sequence[str] | None = None,
@@ -199,6 +200,7 @@ def import_scores(store, path: Path | str) -> pd.DataFrame:
     store.import_raw_scores(path)
     return read_score_file(path)[1]
 
+# %% ../../../nbs/44_wiring_scores.ipynb #dcbb625b
 def model_parameters_from_store(store) -> pd.DataFrame:
     "A `model_parameter` table from the store's finished wiring runs (name, seconds, frozen/trained parameter counts)."
     rows = []

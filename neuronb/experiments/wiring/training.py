@@ -46,6 +46,7 @@ def trained_patterns(trained: str | tuple | list) -> tuple:
         return TRAINED_LAYERS[trained]
     return tuple(trained)
 
+# %% ../../../nbs/42_wiring_training.ipynb #245c1ab4
 def supervised_updates(images: int, epochs: float, trained_parameters: int | None = None) -> float:
     "The paper's x axis: images x epochs (x trained parameters for the 'synaptic' count)."
     return float(images) * float(epochs) * (1 if trained_parameters is None else float(trained_parameters))
@@ -57,6 +58,7 @@ def checkpoint_name(epoch: float) -> str:
     "File name of the weights at a (fractional) epoch: `weights_epoch_0.3.pt`, `weights_epoch_2.0.pt`."
     return f"weights_epoch_{float(epoch):.1f}.pt"
 
+# %% ../../../nbs/42_wiring_training.ipynb #b3025037
 class FractionalCheckpoints(Callback):
     """Save the weights at birth and at fractions of the batches of the given epochs (default: the first; fractions on
     the same batch: once), and at every epoch's end, into `folder` (default: the run's `checkpoints/`)."""
@@ -100,6 +102,7 @@ class FractionalCheckpoints(Callback):
 class Converged(StopTraining):
     "Raised by `StopAtLearningRate` to end training."
 
+# %% ../../../nbs/42_wiring_training.ipynb #e33fbc85
 class StopAtLearningRate(Callback):
     "End training once the learning rate is below `min_lr` (checked at the start of each epoch)."
     def __init__(self, min_lr: float = 1e-4):
@@ -153,6 +156,7 @@ def build_model(config: WiringConfig, num_classes: int) -> nn.Module:
         apply_init(model, spec, layer_map=layer_map, generator=generator)
     return model
 
+# %% ../../../nbs/42_wiring_training.ipynb #b0af2a89
 def born_model(config: WiringConfig, splits: Splits) -> nn.Module:
     """The model at birth (`build_model`); with `batchnorm_from_data`, the batch norms that will not learn take their
     running statistics from `bn_batches` batches of the training images."""
@@ -181,6 +185,7 @@ def engine_config(config: WiringConfig) -> TrainConfig:
     return replace(config.train, train_only=trained_patterns(config.trained),
                    **({"schedule": "plateau"} if config.convergence else {}))
 
+# %% ../../../nbs/42_wiring_training.ipynb #0bde7a18
 def train_wiring(config: WiringConfig, store=None, run_dir: Path | str | None = None, resume: bool = False) -> RunResult:
     """Train one configuration (weights at birth, at fractions of the first epoch and every epoch in `checkpoints/`);
     values: images, epochs, trained/total parameters, supervised updates and the convergence stop (or None)."""
@@ -226,6 +231,7 @@ class WiringGridConfig(WiringConfig):
     grid_inits: list = field(default_factory=lambda: ["kaiming_normal"])
     grid_trained: list = field(default_factory=lambda: ["all"])
 
+# %% ../../../nbs/42_wiring_training.ipynb #175cc455
 def grid_config(config: WiringConfig, **grid) -> WiringGridConfig:
     "The grid (`grid_images=...`, `grid_epochs=...`, ...) over the runs of `config`."
     values = {f.name: copy.deepcopy(getattr(config, f.name)) for f in fields(WiringConfig)}
