@@ -67,6 +67,7 @@ def _labelled_batches(data: Any, split: Callable | None, label: str | None, batc
         return
     raise TypeError(f"data must be an ImageSet, an (images, labels) pair or a map-style Dataset, got {type(data).__name__}")
 
+# %% ../../nbs/23_usable_information.ipynb #c79f8e07
 def _pick_logits(output: Any, select: int | Callable) -> torch.Tensor:
     if isinstance(output, torch.Tensor):
         return output
@@ -76,6 +77,7 @@ def _pick_logits(output: Any, select: int | Callable) -> torch.Tensor:
         return output[select]
     raise TypeError(f"the model returned {type(output).__name__}; pass select_logits=fn(output) -> logits")
 
+# %% ../../nbs/23_usable_information.ipynb #10535cf3
 def usable_information(model: nn.Module, data: Any, split: Callable | None = None, *, label: str | None = None,
                        num_classes: int | None = None, batch_size: int = 256,
                        select_logits: int | Callable[[Any], torch.Tensor] = 0,

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from torch import nn
 
 from .features import collect_layer_calls, hooked_layers, model_device, prepare_batch, resolve_layers, spatial_mean
@@ -151,34 +152,39 @@ class SensorVariance:
         "The same value with the original code's sign (+1 = sensor b only): `-relative`."
         return -self.relative
 
-    def values(self) -> np.ndarray:
-        "The relative sensor variance of every non-excluded element, flattened."
-        return self.relative[self.valid].numpy()
+# %% ../../nbs/22_sensor_variance.ipynb #194c5935
+@patch
+def values(self: SensorVariance) -> np.ndarray:
+    "The relative sensor variance of every non-excluded element, flattened."
+    return self.relative[self.valid].numpy()
 
-    def per_unit(self) -> "SensorVariance":
-        "Variances averaged over the fixed inputs: one value per unit (shape `unit_shape`)."
-        mean = lambda v: None if v is None else v.mean(0)
-        return SensorVariance(self.layer, mean(self.var_due_to_a), mean(self.var_due_to_b), self.n_batches,
-                              mean(self.var_joint), self.zero_rtol)
+@patch
+def per_unit(self: SensorVariance) -> "SensorVariance":
+    "Variances averaged over the fixed inputs: one value per unit (shape `unit_shape`)."
+    mean = lambda v: None if v is None else v.mean(0)
+    return SensorVariance(self.layer, mean(self.var_due_to_a), mean(self.var_due_to_b), self.n_batches,
+                          mean(self.var_joint), self.zero_rtol)
 
-    def histogram(self, bins: int | Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        "`(counts, edges)` of the relative values; default edges are the original's `linspace(-1.15, 1.15, 40)`."
-        return np.histogram(self.values(), bins=ORIGINAL_BINS if bins is None else bins)
+@patch
+def histogram(self: SensorVariance, bins: int | Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    "`(counts, edges)` of the relative values; default edges are the original's `linspace(-1.15, 1.15, 40)`."
+    return np.histogram(self.values(), bins=ORIGINAL_BINS if bins is None else bins)
 
-    def summary(self, threshold: float = 0.9) -> dict[str, Any]:
-        "Counts and fractions: dominated by a (`relative >= threshold`), by b (`<= -threshold`), integrating both."
-        if not 0 < threshold <= 1:
-            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
-        values = self.values()
-        n_valid = len(values)
-        share = lambda mask: float(mask.sum() / n_valid) if n_valid else math.nan
-        return {"layer": self.layer, "n_elements": self.n_elements, "n_excluded": self.n_excluded,
-                "fraction_excluded": self.n_excluded / self.n_elements if self.n_elements else math.nan,
-                "threshold": threshold, "fraction_dominated_by_a": share(values >= threshold),
-                "fraction_dominated_by_b": share(values <= -threshold),
-                "fraction_integrating": share(np.abs(values) < threshold),
-                "mean_relative": float(values.mean()) if n_valid else math.nan,
-                "median_relative": float(np.median(values)) if n_valid else math.nan}
+@patch
+def summary(self: SensorVariance, threshold: float = 0.9) -> dict[str, Any]:
+    "Counts and fractions: dominated by a (`relative >= threshold`), by b (`<= -threshold`), integrating both."
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    values = self.values()
+    n_valid = len(values)
+    share = lambda mask: float(mask.sum() / n_valid) if n_valid else math.nan
+    return {"layer": self.layer, "n_elements": self.n_elements, "n_excluded": self.n_excluded,
+            "fraction_excluded": self.n_excluded / self.n_elements if self.n_elements else math.nan,
+            "threshold": threshold, "fraction_dominated_by_a": share(values >= threshold),
+            "fraction_dominated_by_b": share(values <= -threshold),
+            "fraction_integrating": share(np.abs(values) < threshold),
+            "mean_relative": float(values.mean()) if n_valid else math.nan,
+            "median_relative": float(np.median(values)) if n_valid else math.nan}
 
 # %% ../../nbs/22_sensor_variance.ipynb #ed34d5c0
 def _sensor_batches(data: Any, split: Callable | None, batch_size: int, device: torch.device,
@@ -228,6 +234,7 @@ def _sensor_batches(data: Any, split: Callable | None, batch_size: int, device: 
         return pair[0], pair[1]
     return len(data), take
 
+# %% ../../nbs/22_sensor_variance.ipynb #1d3e0653
 def sensor_variance(model: nn.Module, layers: str | Sequence[str] | Mapping[str, str], data: Any,
                     split: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None, *,
                     batch_size: int = 100, n_batches: int = 100, fixed_batch: int = -1, joint: bool = False,

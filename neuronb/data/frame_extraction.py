@@ -159,6 +159,7 @@ def _frames_per_class(seg_len: float, fps: float) -> int:
         raise ValueError(f"seg_len * fps must be a whole number of frames >= 1, got {seg_len} x {fps} = {per_class}")
     return int(round(per_class))
 
+# %% ../../nbs/60_data_frame_extraction.ipynb #20743c46
 def extract_frames(videos: Path | str | Sequence[Path | str], out_dir: Path | str, fps: float = 5, seg_len: float = 288,
                    short_side: int | None = 256, crop: int | None = 224, offset: int = 16, rotate: bool = False,
                    restart_per_video: bool = False, sampling: str = "exact", quality: int = 95,

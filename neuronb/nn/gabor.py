@@ -50,6 +50,7 @@ def _log_uniform_in_bins(bins: torch.Tensor, edges: torch.Tensor, generator) -> 
     low, high = edges[bins].log(), edges[bins + 1].log()
     return (low + (high - low) * torch.rand(len(bins), generator=generator, dtype=torch.float64)).exp()
 
+# %% ../../nbs/30_nn_gabor.ipynb #73999d02
 def _log_uniform_quantile(u: torch.Tensor, weights: torch.Tensor, low: torch.Tensor, high: torch.Tensor):
     "Inverse CDF at probabilities `u` of a histogram (bin `weights`) that is log-uniform inside bins [low, high): (value, bin)."
     cumulative = torch.cumsum(weights / weights.sum(), 0)
@@ -58,6 +59,7 @@ def _log_uniform_quantile(u: torch.Tensor, weights: torch.Tensor, low: torch.Ten
     inside = ((u - start) / (weights / weights.sum())[bins].clamp_min(1e-300)).clamp(0, 1)
     return (low[bins].log() + inside * (high[bins].log() - low[bins].log())).exp(), bins
 
+# %% ../../nbs/30_nn_gabor.ipynb #b301d6a4
 def sample_gabor_params(n: int, pixels_per_degree: float, generator: torch.Generator | None = None,
                         orientation: str = "uniform", max_cycles_per_pixel: float = 0.5,
                         sf_size_correlation: float = 0.0) -> dict[str, torch.Tensor]:

@@ -97,6 +97,7 @@ def _store_or_default(store):
     from neuronb.store import RunStore
     return store if store is not None else RunStore()
 
+# %% ../../nbs/26_widgets_critical.ipynb #36c464dc
 class DeficitExplorer:
     """`DeficitExplorer(store).widget` in JupyterLab: deficit type, strength, view size, deficit window and epoch;
     shows the two inputs; with sweeps of that deficit in `store`, the curve and the variance histogram."""

@@ -217,6 +217,7 @@ def _stable_seed(*parts) -> int:
     digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & ((1 << 63) - 1)
 
+# %% ../../../nbs/21_critical_sensors.ipynb #06ae0701
 class Deficit(Callback):
     """A change to what the sensors deliver, active during the epochs `[start, end)` (0-based; `end=None`: to the end).
 

@@ -228,6 +228,7 @@ def _initial_layers(task: TwoSourceTask, depth: int, shared_depth: int, init: st
         raise ValueError(f"init must be 'aligned' or 'random', got {init!r}")
     return chain[:depth], chain[depth:]
 
+# %% ../../../nbs/24_deep_linear.ipynb #370e3e50
 def simulate_deficits(task: TwoSourceTask, depth: int, deficit_times: Sequence[float], post_time: float = 200.0, *,
                       shared_depth: int = 0, lr: float = 0.1, init_scale: float = 1e-4, init: str = "aligned",
                       hidden: int | None = None, weight_decay: float = 0.0, seed: int = 0,
