@@ -225,23 +225,30 @@ def _accepts(kind, value) -> bool:
         return isinstance(value, (list, tuple))
     return isinstance(value, kind)
 
-def check_field_type(cls: type, name: str, value: Any, where: str) -> None:
-    "Raise `ConfigValueError` if `value` does not fit the annotation of field `name` of dataclass `cls`."
+def check_field_type(cls: type, name: str, value: Any, where: str) -> Any:
+    """`value` if it fits the annotation of field `name` of dataclass `cls`, else `ConfigValueError`. A string that
+    spells a number is read as one for a number field (YAML 1.1 reads `1e-4` as a string)."""
     import types, typing
     try:
         hint = typing.get_type_hints(cls)[name]
     except Exception:           # an annotation that cannot be evaluated here: not checked
-        return
+        return value
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
     options = [typing.get_origin(o) or o for o in options]
     if value is None and type(None) in options:
-        return
+        return value
     simple = [o for o in options if o in _SIMPLE_TYPES]
     if len(simple) < len([o for o in options if o is not type(None)]):   # some option is not a simple type
-        return
+        return value
+    if isinstance(value, str) and float in simple and str not in simple:
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     if not any(_accepts(o, value) for o in simple):
         expected = " or ".join(_SIMPLE_TYPES[o] for o in simple) + (" or null" if type(None) in options else "")
         raise ConfigValueError(where, name, value, expected)
+    return value
 
 # %% ../nbs/00_core.ipynb #b673f2e2
 def config_from_dict(cls: type, values: dict, where: str = "config", nested: dict | None = None) -> Any:
@@ -263,7 +270,7 @@ def config_from_dict(cls: type, values: dict, where: str = "config", nested: dic
                 raise ConfigValueError(where, f"{name}.{e.key}", e.value, e.expected) from None
     for name, value in values.items():
         if name not in (nested or {}) or not is_dataclass(value):
-            check_field_type(cls, name, value, where)
+            values[name] = check_field_type(cls, name, value, where)
     return cls(**values)
 
 # %% ../nbs/00_core.ipynb #ca66d5e5

@@ -155,7 +155,10 @@ class RunFolder:
         path = self.path / name
         if not path.is_file():
             raise FileNotFoundError(f"{self.path} is not a neuronb run folder: no {name}")
-        return read_yaml_file(path, "run file")
+        try:               # JSON, not YAML: YAML 1.1 reads 1e-05 as a string
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from e
 
     @property
     def protocol(self) -> str:
@@ -288,7 +291,7 @@ class Protocol:
             config_from_dict(self.config_cls, config, f"{self.name} config")
 
     def __call__(self, config, store=None, run_dir: Path | str | None = None, resume: bool = False) -> RunResult:
-        if not isinstance(config, self.config_cls):
+        if not _same_class(type(config), self.config_cls):
             raise TypeError(f"protocol {self.name!r} takes a {self.config_cls.__name__}, got {type(config).__name__}")
         if self.resumable:
             return self.fn(config, store=store, run_dir=run_dir, resume=resume)
@@ -298,11 +301,23 @@ _PROTOCOLS: dict[str, Protocol] = {}
 _PRESETS: dict[tuple[str, str], Callable] = {}
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #c0dada62
+def _shadows_package(fn: Callable, registered: Callable | None) -> bool:
+    """True when `fn` is defined in a notebook (`__main__`) and `registered` comes from the package: a notebook's own
+    definitions must not replace the package's for other code in the same process (nbdev-test runs many notebooks
+    in one worker), while the package's module, imported later, does replace the notebook's."""
+    return fn.__module__ == "__main__" and registered is not None and registered.__module__ != "__main__"
+
+def _same_class(cls: type, expected: type) -> bool:
+    "`cls` is `expected`, a subclass, or the same class defined again by its notebook (same qualified name)."
+    return issubclass(cls, expected) or cls.__qualname__ == expected.__qualname__
+
 def register_protocol(name: str, config_cls: type, fn: Callable, system: str = "", load_model: Callable | None = None,
                       resumable: bool = True, checkpoint: str = "checkpoints/last.pt") -> Protocol:
     "Register `fn` as protocol `name` (re-registering replaces it: a re-run notebook cell)."
     if not isinstance(name, str) or not name or ":" in name:
         raise ValueError(f"protocol name must be a non-empty string without ':', got {name!r}")
+    if _shadows_package(fn, _PROTOCOLS.get(name) and _PROTOCOLS[name].fn):
+        return _PROTOCOLS[name]
     description = (fn.__doc__ or "").strip().split("\n")[0]
     _PROTOCOLS[name] = Protocol(name, config_cls, fn, system or name.split(".")[0], description, load_model,
                                 resumable, checkpoint)
@@ -314,7 +329,8 @@ def register_preset(protocols: str | Sequence[str], preset: str, fn: Callable) -
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     for name in [protocols] if isinstance(protocols, str) else protocols:
-        _PRESETS[(name, preset)] = fn
+        if not _shadows_package(fn, _PRESETS.get((name, preset))):
+            _PRESETS[(name, preset)] = fn
     return fn
 
 def _import_systems():
