@@ -1403,8 +1403,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                            'neuronb/experiments/protocol.py'),
                                               'neuronb.experiments.protocol._same_class': ( 'experiments_protocol.html#_same_class',
                                                                                             'neuronb/experiments/protocol.py'),
-                                              'neuronb.experiments.protocol._shadows_package': ( 'experiments_protocol.html#_shadows_package',
-                                                                                                 'neuronb/experiments/protocol.py'),
                                               'neuronb.experiments.protocol.build_trainer': ( 'experiments_protocol.html#build_trainer',
                                                                                               'neuronb/experiments/protocol.py'),
                                               'neuronb.experiments.protocol.config_from_sources': ( 'experiments_protocol.html#config_from_sources',

@@ -296,7 +296,7 @@ def _head_counts(state: dict) -> dict[str, int]:
 
 def load_bilateral_model(config: BilateralConfig, folder: RunFolder, checkpoint: str | None = None) -> torch.nn.Module:
     "The model of a bilateral run folder with its weights (a pipeline folder: its bilateral phase)."
-    if isinstance(config, PipelineConfig):
+    if folder.protocol == "bilateral.pipeline":
         return load_run(folder.path / _phase_dir("bilateral"), checkpoint).model
     if config.hemispheres == "ensemble":
         members = [resolve_checkpoint(m) for m in config.members]

@@ -301,14 +301,9 @@ _PROTOCOLS: dict[str, Protocol] = {}
 _PRESETS: dict[tuple[str, str], Callable] = {}
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #c0dada62
-def _shadows_package(fn: Callable, registered: Callable | None) -> bool:
-    """True when `fn` is defined in a notebook (`__main__`) and `registered` comes from the package: a notebook's own
-    definitions must not replace the package's for other code in the same process (nbdev-test runs many notebooks
-    in one worker), while the package's module, imported later, does replace the notebook's."""
-    return fn.__module__ == "__main__" and registered is not None and registered.__module__ != "__main__"
-
 def _same_class(cls: type, expected: type) -> bool:
-    "`cls` is `expected`, a subclass, or the same class defined again by its notebook (same qualified name)."
+    """`cls` is `expected`, a subclass, or the same class defined again by its notebook (same qualified name): a
+    notebook's cells register its own definitions, and nbdev-test runs several notebooks in one process."""
     return issubclass(cls, expected) or cls.__qualname__ == expected.__qualname__
 
 def register_protocol(name: str, config_cls: type, fn: Callable, system: str = "", load_model: Callable | None = None,
@@ -316,8 +311,6 @@ def register_protocol(name: str, config_cls: type, fn: Callable, system: str = "
     "Register `fn` as protocol `name` (re-registering replaces it: a re-run notebook cell)."
     if not isinstance(name, str) or not name or ":" in name:
         raise ValueError(f"protocol name must be a non-empty string without ':', got {name!r}")
-    if _shadows_package(fn, _PROTOCOLS.get(name) and _PROTOCOLS[name].fn):
-        return _PROTOCOLS[name]
     description = (fn.__doc__ or "").strip().split("\n")[0]
     _PROTOCOLS[name] = Protocol(name, config_cls, fn, system or name.split(".")[0], description, load_model,
                                 resumable, checkpoint)
@@ -329,8 +322,7 @@ def register_preset(protocols: str | Sequence[str], preset: str, fn: Callable) -
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     for name in [protocols] if isinstance(protocols, str) else protocols:
-        if not _shadows_package(fn, _PRESETS.get((name, preset))):
-            _PRESETS[(name, preset)] = fn
+        _PRESETS[(name, preset)] = fn
     return fn
 
 def _import_systems():

@@ -286,7 +286,7 @@ def sensor_variance_of_run(run_dir: Path | str, layers: Sequence[str] | None = N
     "`{layer: SensorVariance}` of `layers` (default the `IT` region) of a `critical.train` run on its test split."
     loaded = load_run(run_dir, checkpoint)
     config = loaded.config
-    if not isinstance(config, CriticalConfig):
+    if loaded.protocol != "critical.train":
         raise ValueError(f"{run_dir} is a {loaded.protocol!r} run, not a two-sensor run (critical.train)")
     test = load_splits(config).test
     trainer = Trainer(loaded.model, test, config.train)        # the run's normalisation, device and precision
