@@ -228,11 +228,14 @@ def _accepts(kind, value) -> bool:
 def check_field_type(cls: type, name: str, value: Any, where: str) -> Any:
     """`value` if it fits the annotation of field `name` of dataclass `cls`, else `ConfigValueError`. A string that
     spells a number is read as one for a number field (YAML 1.1 reads `1e-4` as a string)."""
-    import types, typing
-    try:
-        hint = typing.get_type_hints(cls)[name]
-    except Exception:           # an annotation that cannot be evaluated here: not checked
-        return value
+    import builtins, sys, types, typing
+    hint = next(f.type for f in fields(cls) if f.name == name)
+    if isinstance(hint, str):   # `from __future__ import annotations`: evaluate this field's annotation alone
+        namespace = {**vars(builtins), **getattr(sys.modules.get(cls.__module__), "__dict__", {})}
+        try:
+            hint = eval(hint, namespace)
+        except Exception:       # an annotation that cannot be evaluated here: not checked
+            return value
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
     options = [typing.get_origin(o) or o for o in options]
     if value is None and type(None) in options:
