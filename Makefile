@@ -9,7 +9,7 @@ PRESET ?= quick
 .PHONY: setup test test-notebooks test-pytest reports bench clean-data help
 help:
 	@echo "make reports   set up, then regenerate every HTML report into reports/ (PRESET=quick|paper)"
-	@echo "make test      set up, then run the notebook tests (nbdev-test) and pytest"
+	@echo "make test      set up, then run the notebook tests (each notebook in its own process) and pytest"
 	@echo "make setup     only create .venv and install neuronb with its pinned torch/torchvision"
 	@echo "make bench     set up, then run the training-speed benchmark"
 
@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml
 test: setup
 	$(MAKE) test-notebooks test-pytest
 
+# nbdev-test reuses its worker processes (one notebook's definitions leak into the next): one process each
 test-notebooks: setup
-	$(BIN)/nbdev-test --n-workers 2 --timing
+	$(BIN)/python .ci/test_notebooks.py --n-workers 2 --timing
 
 test-pytest: setup
 	$(BIN)/python -m pytest -q

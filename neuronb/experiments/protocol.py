@@ -240,9 +240,10 @@ def build_trainer(protocol: str, config: ExperimentConfig, splits: Splits | None
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #e103004d
 def finish_run(trainer: Trainer, values: dict | None = None, tables: dict | None = None,
-               evaluate: bool = True) -> RunResult:
-    "Evaluate a fitted trainer on its test data (logged to the store), write `result.json`, return the `RunResult`."
-    metrics = {}
+               evaluate: bool = True, metrics: dict | None = None) -> RunResult:
+    """Evaluate a fitted trainer on its test data (logged to the store), write `result.json`, return the `RunResult`.
+    `metrics` (split -> {metric: value}) records what the protocol measured itself, such as the final validation."""
+    metrics = dict(metrics or {})
     if trainer.store is not None and not trainer.run_id and trainer.is_main_process:    # evaluated only, never fitted
         values_all = {"train": config_to_dict(trainer.config), **trainer.run_config}
         trainer.run_id = trainer.store.start_run(trainer.run_name, values_all, seed=trainer.config.seed,

@@ -18,9 +18,9 @@ from ..analysis.v1_properties import (GratingProtocol, VisualField, map_receptiv
 from ..analysis.textures import measure_texture_properties, photo_textures, read_texture_stimuli
 from ..analysis.robustness import (corruption_accuracy, robustness_summary, tinyimagenet_c_accuracy,
                                          write_corruption_csv)
-from ..core import atomic_path, config_from_dict, config_to_dict
+from ..core import atomic_path
 from ..data.corruptions import CORRUPTIONS
-from .protocol import (ExperimentConfig, RunFolder, RunResult, build_trainer, default_model,
+from .protocol import (ConfigBase, ExperimentConfig, RunFolder, RunResult, build_trainer, default_model,
                                           finish_run, load_run, load_splits, load_state, register_preset,
                                           register_protocol)
 from ..models import create
@@ -42,7 +42,7 @@ class V1Config(ExperimentConfig):
 
 # %% ../../nbs/39a_v1_protocol.ipynb #d3722065
 @dataclass
-class V1MeasureConfig:
+class V1MeasureConfig(ConfigBase):
     "What a measurement of a trained run shares: the run (`source_run`, a `v1.train` folder), device and batch size."
     source_run: str | None = None
     device: str | None = None
@@ -51,17 +51,6 @@ class V1MeasureConfig:
     def __post_init__(self):
         if self.source_run is not None:
             self.source_run = str(self.source_run)
-
-    @classmethod
-    def from_dict(cls, values: dict, where: str | None = None):
-        return config_from_dict(cls, values, where or cls.__name__)
-
-    @classmethod
-    def translate_keys(cls, values: dict) -> dict:
-        return values
-
-    def to_dict(self) -> dict:
-        return config_to_dict(self)
 
     def source(self) -> Path:
         "The trained run's folder (an error that says so when none is named)."

@@ -5,7 +5,7 @@ of the modules exported from `nbs/62_babyvision_temporal.ipynb`, `nbs/63_babyvis
 `nbs/66b_babyvision_analyses.ipynb`; importing it registers the protocols `babyvision.temporal`,
 `babyvision.moco`, `babyvision.probe`, `babyvision.maps` and `babyvision.selectivity`."""
 from neuronb.experiments.babyvision.temporal import (BACKBONES, NARROW_BACKBONES, PreciseBN,  # noqa: F401
-                                                     TemporalConfig, backbone, finish_with_validation, head_name,
+                                                     TemporalConfig, backbone, head_name,
                                                      temporal_augment, train_temporal)
 from neuronb.experiments.babyvision.moco import (MOCO_MODES, MoCo, MoCoConfig, MoCoStep, TemporalPairs,  # noqa: F401
                                                  add_mlp_head, build_moco, load_backbone_weights, load_moco_encoder,

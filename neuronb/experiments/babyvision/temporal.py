@@ -21,7 +21,7 @@ from ...train import Callback, TrainConfig, recompute_bn_stats
 
 # %% auto #0
 __all__ = ['BACKBONES', 'NARROW_BACKBONES', 'backbone', 'head_name', 'temporal_augment', 'TemporalConfig', 'PreciseBN',
-           'finish_with_validation', 'train_temporal']
+           'train_temporal']
 
 # %% ../../../nbs/62_babyvision_temporal.ipynb #08e7ddba
 BACKBONES = ("mobilenet_v2", "resnext50_32x4d", "resnet50")
@@ -93,17 +93,6 @@ class PreciseBN(Callback):
         recompute_bn_stats(net, data, batch_size=self.batch_size, mean=trainer.config.mean, std=trainer.config.std)
         trainer.save_checkpoint(trainer.checkpoint_path())
 
-# %% ../../../nbs/62_babyvision_temporal.ipynb #9720d27e
-def finish_with_validation(trainer) -> RunResult:
-    "`finish_run`, with the final metrics on the validation data (after any precise BN) recorded as split `val`."
-    val = trainer.evaluate(trainer.val_data) if trainer.val_data is not None else None
-    result = finish_run(trainer)
-    if val is not None:
-        result.metrics["val"] = val
-        if trainer.is_main_process:
-            trainer.folder.write_result(result.summary())
-    return result
-
 # %% ../../../nbs/62_babyvision_temporal.ipynb #47d1a527
 def train_temporal(config: TemporalConfig, store=None, run_dir: Path | str | None = None,
                    resume: bool | Path | str = False, splits: Splits | None = None,
@@ -114,7 +103,8 @@ def train_temporal(config: TemporalConfig, store=None, run_dir: Path | str | Non
     trainer = build_trainer("babyvision.temporal", config, splits, callbacks=[*precise, *callbacks], augment=augment,
                             store=store, run_dir=run_dir)
     trainer.fit(resume=resume)
-    return finish_with_validation(trainer)
+    val = trainer.evaluate(trainer.val_data) if trainer.val_data is not None else None   # after any precise BN
+    return finish_run(trainer, metrics={"val": val} if val is not None else None)
 
 register_protocol("babyvision.temporal", TemporalConfig, train_temporal, system="babyvision")
 

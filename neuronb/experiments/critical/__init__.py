@@ -18,5 +18,5 @@ from neuronb.experiments.critical.protocols import (DEFICITS, SIZES, SPLITS, TRA
                                                     critical_callbacks, critical_preset, critical_trainer_kw,
                                                     deficit_removal_sweep, load_critical_model,
                                                     measure_sensor_variance, relative_variance, removal_sweeps,
-                                                    sensor_variance_of_run, sensor_views, single_run, train_critical, no_model,
+                                                    sensor_variance_of_run, sensor_views, single_run, train_critical,
                                                     window_sensitivity)

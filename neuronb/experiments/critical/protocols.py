@@ -35,7 +35,7 @@ from .sensors import (CIFAR_MEAN, CIFAR_STD, Blur, ContrastLoss, IndependentSens
 
 # %% auto #0
 __all__ = ['SPLITS', 'DEFICITS', 'SIZES', 'TRAIN_KINDS', 'CriticalConfig', 'critical_callbacks', 'TrackUsableInformation',
-           'critical_trainer_kw', 'train_critical', 'load_critical_model', 'no_model', 'single_run', 'RemovalConfig',
+           'critical_trainer_kw', 'train_critical', 'load_critical_model', 'single_run', 'RemovalConfig',
            'deficit_removal_sweep', 'WindowConfig', 'window_sensitivity', 'critical_preset', 'sensor_variance_of_run',
            'SensorVarianceConfig', 'measure_sensor_variance', 'relative_variance', 'sensor_views', 'removal_sweeps',
            'cached_sensor_variance']
@@ -144,11 +144,6 @@ def load_critical_model(config: CriticalConfig, folder: RunFolder, checkpoint: s
 
 register_protocol("critical.train", CriticalConfig, train_critical, system="critical", load_model=load_critical_model)
 
-# %% ../../../nbs/25_critical_protocols.ipynb #57f9598d
-def no_model(config, folder: RunFolder, checkpoint: str | None = None) -> None:
-    "The `load_model` of a protocol whose folder holds no model of its own (a sweep, a measurement): `load_run` gives None."
-    return None
-
 # %% ../../../nbs/25_critical_protocols.ipynb #be7cbb21
 def single_run(config: CriticalConfig, **changes) -> CriticalConfig:
     "The `CriticalConfig` of one run inside a sweep of `config` (any subclass), with `changes`."
@@ -205,8 +200,7 @@ def deficit_removal_sweep(config: RemovalConfig, store=None, run_dir: Path | str
     root.write_result(result.summary())
     return result
 
-register_protocol("critical.removal", RemovalConfig, deficit_removal_sweep, system="critical", resumable=False,
-                  load_model=no_model)
+register_protocol("critical.removal", RemovalConfig, deficit_removal_sweep, system="critical", resumable=False)
 
 # %% ../../../nbs/25_critical_protocols.ipynb #f53818e9
 @dataclass
@@ -243,8 +237,7 @@ def window_sensitivity(config: WindowConfig, store=None, run_dir: Path | str | N
     root.write_result(result.summary())
     return result
 
-register_protocol("critical.windows", WindowConfig, window_sensitivity, system="critical", resumable=False,
-                  load_model=no_model)
+register_protocol("critical.windows", WindowConfig, window_sensitivity, system="critical", resumable=False)
 
 # %% ../../../nbs/25_critical_protocols.ipynb #c572faff
 def _recipe(size: str) -> dict:
@@ -340,7 +333,7 @@ def relative_variance(result: RunResult | RunFolder | Path | str) -> dict[str, n
         return {key: saved[key] for key in saved.files}
 
 register_protocol("critical.variance", SensorVarianceConfig, measure_sensor_variance, system="critical",
-                  resumable=False, load_model=no_model)
+                  resumable=False)
 for _size, _batches in (("tiny", 2), ("quick", 10), ("paper", 50)):
     register_preset("critical.variance", _size, lambda n=_batches: SensorVarianceConfig(n_batches=n))
 

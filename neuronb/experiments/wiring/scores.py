@@ -22,8 +22,8 @@ from torch import nn
 from ...analysis.behavior import behavior_benchmark, check_behavior_data, load_behavior_data, surrogate_behavior
 from ...analysis.predictivity import (check_neural_data, load_neural_data, normalized_input, region_scores,
                                           surrogate_neural_data)
-from ...core import atomic_path, config_from_dict, config_to_dict
-from ..protocol import (RunFolder, RunResult, load_run, load_splits, register_preset,
+from ...core import atomic_path
+from ..protocol import (ConfigBase, RunFolder, RunResult, load_run, load_splits, register_preset,
                                           register_protocol)
 from .training import checkpoint_name
 
@@ -218,7 +218,7 @@ def model_parameters_from_store(store) -> pd.DataFrame:
 
 # %% ../../../nbs/44_wiring_scores.ipynb #8b7de7c2
 @dataclass
-class WiringScoreConfig:
+class WiringScoreConfig(ConfigBase):
     "What `wiring.score` scores: a run's weights (at `epoch`, default the last) against the configured data sources."
     run: str = ""                        # the run folder to score (wiring.train, classification, ... any protocol)
     epoch: float | None = None           # a saved (fractional) epoch of a wiring.train run; None: the last checkpoint
@@ -241,13 +241,6 @@ class WiringScoreConfig:
                              "is the subject)")
         if self.behavior and self.surrogate_behavior:
             raise ValueError("give either behavior (--behavior FILE) or surrogate_behavior, not both")
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        return config_from_dict(cls, values, cls.__name__)
-
-    def to_dict(self) -> dict:
-        return config_to_dict(self)
 
 # %% ../../../nbs/44_wiring_scores.ipynb #c3a0fe06
 def _score_data(config: WiringScoreConfig, test, label: str) -> tuple:
@@ -289,8 +282,7 @@ def score_run(config: WiringScoreConfig, store=None, run_dir: Path | str | None 
     folder.write_result(result.summary())
     return result
 
-register_protocol("wiring.score", WiringScoreConfig, score_run, system="wiring", resumable=False,
-                  load_model=lambda config, folder, checkpoint: None)
+register_protocol("wiring.score", WiringScoreConfig, score_run, system="wiring", resumable=False)
 register_preset("wiring.score", "tiny", WiringScoreConfig)
 register_preset("wiring.score", "quick", WiringScoreConfig)
 register_preset("wiring.score", "paper", lambda: WiringScoreConfig(spatial=True, v1=True, v1_image_size=224))

@@ -1,0 +1,72 @@
+"""Test every notebook as `nbdev-test` does, each in a process of its own.
+
+`nbdev-test --n-workers N` reuses its worker processes, so the classes, registrations and globals one notebook
+defines are still there when the next notebook runs in the same worker; a notebook then passes or fails depending on
+which notebooks ran before it in its worker. Here each notebook gets a fresh process, forked from a parent that has
+already imported torch and neuronb, so the isolation costs a fork, not an import.
+
+    python .ci/test_notebooks.py [--n-workers 2] [--timing] [NOTEBOOK ...]
+"""
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ["IN_TEST"] = "1"         # as nbdev-test sets it: neuronb reads it on import (one thread per process)
+
+from nbdev.config import get_config  # noqa: E402
+from nbdev.doclinks import nbglob  # noqa: E402
+from nbdev.test import _keep_file, test_nb  # noqa: E402
+
+# imported once here, shared by every forked notebook process: torch, matplotlib and the five systems
+import matplotlib.pyplot  # noqa: E402,F401
+import torch  # noqa: E402
+from neuronb.experiments.protocol import _import_systems  # noqa: E402
+
+_import_systems()
+
+
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def _test(args):
+    path, kw = args
+    return test_nb(path, **kw)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="notebooks to test (default: every notebook nbdev-test would)")
+    parser.add_argument("--n-workers", type=int, default=2)
+    parser.add_argument("--timing", action="store_true", help="print each notebook's seconds, slowest first")
+    args = parser.parse_args(argv)
+    cfg = get_config()
+    skip_flags = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags or [])
+    files = [Path(f).absolute() for f in args.notebooks] if args.notebooks else \
+        [f.absolute() for f in sorted(nbglob(as_path=True)) if _keep_file(f, ".notest")]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"test_notebooks: no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    kw = dict(skip_flags=skip_flags, force_flags=[], basepath=cfg.config_path, cell_timeout=cfg.cell_timeout or None)
+    start = time.time()
+    os.chdir(cfg.nbs_path)
+    # fork (not spawn): the children start with torch and neuronb imported; one notebook per child
+    with multiprocessing.get_context("fork").Pool(args.n_workers, initializer=_one_thread, maxtasksperchild=1) as pool:
+        results = pool.map(_test, [(f, kw) for f in files], chunksize=1)
+    failed = [f.name for f, (passed, _) in zip(files, results) if not passed]
+    if args.timing:
+        for f, (_, seconds) in sorted(zip(files, results), key=lambda r: -r[1][1]):
+            print(f"{f.name}: {int(seconds)} secs")
+    if failed:
+        print(f"\nnotebook tests failed ({len(failed)} of {len(files)}):\n\t" + "\n\t".join(failed), file=sys.stderr)
+        return 1
+    print(f"Success: {len(files)} notebooks in {time.time() - start:.0f} s, each in its own process.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
