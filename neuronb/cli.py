@@ -24,8 +24,9 @@ from .core import deep_update, parse_assignments  # noqa: F401  (shared by every
 def add_config_arguments(parser: argparse.ArgumentParser, presets: bool = True) -> argparse.ArgumentParser:
     "Add `--preset`, `--config`, `--set`, `--store`, `--run-dir` and `--resume` to a subcommand's parser."
     if presets:
-        parser.add_argument("--preset", default="quick", choices=["tiny", "quick", "paper"],
-                            help="tiny (tests, seconds), quick (this CPU, minutes, the default), paper (the original recipe)")
+        parser.add_argument("--preset", default="quick", choices=["tiny", "quick", "paper", "rehearsal"],
+                            help="tiny (tests, seconds), quick (this CPU, minutes, the default), paper (the original "
+                                 "recipe), rehearsal (the paper recipe, data reader and model at tiny sizes)")
         parser.add_argument("--config", help="YAML file of config fields (nested like the config; train: {...})")
         parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                             help="override any config field, dotted keys for nested ones (repeatable)")
@@ -210,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("report", help="run report notebooks headless and render HTML into reports/")
-    r.add_argument("names", nargs="*"); r.add_argument("--preset", default="quick", choices=["quick", "paper"])
+    r.add_argument("names", nargs="*"); r.add_argument("--preset", default="quick", choices=["quick", "paper", "rehearsal"])
     r.add_argument("--out", default=None, help="output folder (default reports/)")
     r.add_argument("--list", action="store_true", help="list the report notebooks")
     r.add_argument("--source", default=None, help="folder of report notebooks (default nbs/reports)")

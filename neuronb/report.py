@@ -13,14 +13,18 @@ import shutil
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
+
+import numpy as np
 
 from .core import atomic_path, atomic_write_text, project_root, reports_dir
 
 # %% auto #0
-__all__ = ['PLOTLY_JS', 'show', 'plotly_js_source', 'reports_source_dir', 'list_reports', 'ReportError', 'ReportResult',
-           'execute_report', 'report_scratch', 'render_html', 'write_index', 'run_reports']
+__all__ = ['PLOTLY_JS', 'AUDIT_MARK', 'show', 'plotly_js_source', 'reports_source_dir', 'list_reports', 'ReportError',
+           'ReportResult', 'watch_empty_axes', 'execute_report', 'report_scratch', 'render_html', 'ReportAudit',
+           'audit_report', 'write_index', 'run_reports']
 
 # %% ../nbs/10_report.ipynb #3179f0a7
 PLOTLY_JS = "plotly.min.js"
@@ -68,6 +72,30 @@ class ReportResult:
     html: Path
     seconds: float
     preset: str
+    audit: "ReportAudit | None" = None
+
+# %% ../nbs/10_report.ipynb #c67d1a4d
+AUDIT_MARK = "neuronb-audit:"
+
+def watch_empty_axes():
+    """In a report's kernel: before a matplotlib figure is drawn, write one `AUDIT_MARK` line to stderr for each visible
+    axes that holds nothing (no lines, patches, collections, images, texts or tables), for `audit_report` to find."""
+    import sys
+    import matplotlib.backend_bases as backend_bases
+    original = backend_bases.FigureCanvasBase.print_figure
+    if getattr(original, "watches_empty_axes", False):
+        return
+    def print_figure(self, *args, **kw):
+        for i, ax in enumerate(self.figure.axes):
+            if ax.get_visible() and ax.axison and not (ax.has_data() or ax.texts or ax.tables or ax.child_axes):
+                sys.stderr.write(f"{AUDIT_MARK} empty axes {i} ({ax.get_title() or 'untitled'!r}) in a figure "
+                                 f"titled {self.figure.get_suptitle() or 'untitled'!r}\n")
+        return original(self, *args, **kw)
+    print_figure.watches_empty_axes = True
+    backend_bases.FigureCanvasBase.print_figure = print_figure
+
+
+_WATCH = "from neuronb.report import watch_empty_axes; watch_empty_axes()"     # run as each report kernel starts
 
 # %% ../nbs/10_report.ipynb #e527a752
 def _failing_cell(exc) -> str:
@@ -91,7 +119,8 @@ def execute_report(name: str, preset: str = "quick", out_dir: Path | str | None 
         try:
             # the kernel runs where the caller runs, so relative paths in `parameters` mean what the caller typed
             pm.execute_notebook(str(notebook), str(tmp), parameters=params, cwd=str(Path.cwd()), kernel_name=kernel_name,
-                                language="python", progress_bar=False, execution_timeout=timeout, log_output=False)
+                                language="python", progress_bar=False, execution_timeout=timeout, log_output=False,
+                                extra_arguments=[f"--IPKernelApp.exec_lines={_WATCH}"])
         except pm.PapermillExecutionError as e:
             raise ReportError(f"report notebook {notebook} failed in {_failing_cell(e)}") from None
     return executed
@@ -129,6 +158,116 @@ def render_html(executed: Path | str, html_path: Path | str) -> Path:
     atomic_write_text(html_path, body)
     return html_path
 
+# %% ../nbs/10_report.ipynb #1b218c7d
+def _missing_only(value) -> bool:
+    "True for a plotly data array (a list, or plotly 6's `{dtype, bdata}` base64 form) that holds no value but NaN/None."
+    import base64
+    if isinstance(value, dict) and "bdata" in value:
+        numbers = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"])).astype(float)
+        return not np.isfinite(numbers).any()
+    flat = np.asarray(value, dtype=object).ravel()
+    return all(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in flat)
+
+def _empty_plotly_traces(figure: dict) -> list[str]:
+    "Traces of a plotly figure (JSON) with no data array, or with a data array of nothing but NaN; [] when all hold data."
+    keys = ("x", "y", "z", "values", "r", "theta", "lat", "lon", "open", "close")
+    empty = []
+    for i, trace in enumerate(figure.get("data", [])):
+        arrays = [trace[k] for k in keys if trace.get(k) is not None]
+        if not arrays or any(_missing_only(a) for a in arrays):
+            empty.append(f"trace {i} ({trace.get('name') or trace.get('type', 'scatter')})")
+    return empty
+
+# %% ../nbs/10_report.ipynb #09151032
+class _TableCells(HTMLParser):
+    "The body cells of each `<table class=\"dataframe\">` in an HTML fragment: one list of rows per table."
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cell, self._in_body = [], None, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table" and "dataframe" in (dict(attrs).get("class") or ""):
+            self.tables.append([])
+        elif tag == "tbody" and self.tables:
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.tables[-1].append([])
+        elif tag == "td" and self._in_body:
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.tables[-1][-1].append(self._cell.strip())
+            self._cell = None
+        elif tag == "tbody":
+            self._in_body = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+def _table_problems(fragment: str) -> list[str]:
+    "An empty table, or a column whose every cell is NaN, in the dataframes of an HTML output."
+    parser = _TableCells()
+    parser.feed(fragment)
+    problems = []
+    for rows in parser.tables:
+        if not rows:
+            problems.append("a table with no rows")
+            continue
+        columns = max(len(r) for r in rows)
+        nan_only = [c for c in range(columns) if all(c < len(r) and r[c] in ("NaN", "nan", "None", "<NA>") for r in rows)]
+        if nan_only:
+            problems.append(f"a table whose column(s) {nan_only} hold only NaN ({len(rows)} rows)")
+    return problems
+
+# %% ../nbs/10_report.ipynb #69c1249f
+@dataclass
+class ReportAudit:
+    "What an executed report holds (figures and tables counted) and what is wrong with it (`problems`, [] when none)."
+    notebook: Path
+    images: int = 0
+    plotly_figures: int = 0
+    tables: int = 0
+    problems: list = field(default_factory=list)
+
+def _blank_png(data: str) -> bool:
+    from PIL import Image
+    import base64, io
+    with Image.open(io.BytesIO(base64.b64decode(data))) as im:
+        pixels = np.asarray(im.convert("L"), dtype=float)
+    return pixels.std() < 0.5
+
+def audit_report(executed: Path | str) -> ReportAudit:
+    """Look through an executed report notebook for what a reader would call broken: an error, a blank image, an empty
+    matplotlib axes (as `watch_empty_axes` marked it), a plotly figure without data, an empty or NaN-only table."""
+    import nbformat
+    nb = nbformat.read(str(executed), as_version=4)
+    audit = ReportAudit(Path(executed))
+    for number, cell in enumerate(nb.cells):
+        where = f"cell {number}"
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                audit.problems.append(f"{where}: {out.ename}: {out.evalue}")
+            elif out.output_type == "stream":
+                audit.problems += [f"{where}: {line[len(AUDIT_MARK):].strip()}" for line in out.text.splitlines()
+                                   if line.startswith(AUDIT_MARK)]
+            data = out.get("data", {})
+            if "image/png" in data:
+                audit.images += 1
+                if _blank_png(data["image/png"]):
+                    audit.problems.append(f"{where}: a blank image")
+            if "application/vnd.plotly.v1+json" in data:
+                audit.plotly_figures += 1
+                figure = data["application/vnd.plotly.v1+json"]
+                if not figure.get("data"):
+                    audit.problems.append(f"{where}: a plotly figure without traces")
+                audit.problems += [f"{where}: plotly {t} holds no finite number" for t in _empty_plotly_traces(figure)]
+            if "dataframe" in data.get("text/html", ""):
+                audit.tables += data["text/html"].count("<table")
+                audit.problems += [f"{where}: {p}" for p in _table_problems(data["text/html"])]
+    return audit
+
 # %% ../nbs/10_report.ipynb #4ff7c81c
 def write_index(results: list[ReportResult], out_dir: Path | str) -> Path:
     "Write `index.html` listing the rendered reports."
@@ -156,8 +295,8 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
     """Execute and render report notebooks (all by default) into `out_dir` with an index page.
 
     Stops at the first failing notebook with a `ReportError` naming it and the failing cell."""
-    if preset not in ("quick", "paper"):
-        raise ValueError(f"preset must be 'quick' or 'paper', got {preset!r}")
+    if preset not in ("quick", "paper", "rehearsal"):
+        raise ValueError(f"preset must be 'quick', 'paper' or 'rehearsal', got {preset!r}")
     source = Path(source) if source else reports_source_dir()
     out_dir = Path(out_dir) if out_dir else reports_dir()
     names = names or list_reports(source)
@@ -173,7 +312,11 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
         log(f"report {name} ({preset}) ...")
         executed = execute_report(name, preset, out_dir, source, parameters, timeout)
         page = render_html(executed, out_dir / f"{name}.html")
-        results.append(ReportResult(name, page, time.perf_counter() - start, preset))
-        log(f"  wrote {page} in {results[-1].seconds:.0f} s")
+        audit = audit_report(executed)
+        results.append(ReportResult(name, page, time.perf_counter() - start, preset, audit))
+        log(f"  wrote {page} in {results[-1].seconds:.0f} s: {audit.images} images, {audit.plotly_figures} plotly "
+            f"figures, {audit.tables} tables")
+        for problem in audit.problems:
+            log(f"  PROBLEM {problem}")
     write_index(results, out_dir)
     return results

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from conftest import run_cli
-from neuronb.experiments.protocol import PRESETS, get_protocol, list_presets, list_protocols, preset_config
+from neuronb.experiments.protocol import (PRESETS, REHEARSAL, get_protocol, list_presets, list_protocols,
+                                          preset_config)
 from neuronb.experiments.runs import expand_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,16 +31,30 @@ def test_every_system_registers_its_protocols():
         assert set(names) <= set(list_protocols(system)), system
 
 
+def _without(values: dict, dotted: str) -> dict:
+    *parents, last = dotted.split(".")
+    target = values
+    for key in parents:
+        target = target.get(key, {})
+    target.pop(last, None)
+    return values
+
+
 @pytest.mark.parametrize("protocol", sorted(n for names in EXPECTED.values() for n in names))
 def test_presets_exist_and_round_trip(protocol):
-    assert list_presets(protocol) == list(PRESETS)
+    assert list_presets(protocol) == [*PRESETS, REHEARSAL]
     config_cls = get_protocol(protocol).config_cls
-    for preset in PRESETS:
+    for preset in [*PRESETS, REHEARSAL]:
         config = preset_config(protocol, preset)
         assert isinstance(config, config_cls)
         values = json.loads(json.dumps(config.to_dict()))
         assert config_cls.from_dict(values) == config, (protocol, preset)
     assert preset_config(protocol, "tiny") != preset_config(protocol, "paper")
+    # the rehearsal is the paper recipe: apart from its size fields, the paper config exactly
+    rehearsed, paper = preset_config(protocol, REHEARSAL).to_dict(), preset_config(protocol, "paper").to_dict()
+    for dotted in config_cls.size_fields:
+        rehearsed, paper = _without(rehearsed, dotted), _without(paper, dotted)
+    assert rehearsed == paper
 
 
 def test_one_example_spec_per_system():

@@ -27,7 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="local workers (default one per GPU, else one per CPU core), or SLURM jobs")
     p.add_argument("--threads", type=int, default=None, help="torch threads per local worker (default cores / workers)")
     p.add_argument("--store", default=None, help="run store SQLite file (default: the spec's, else runs/neuronb.sqlite)")
-    p.add_argument("--preset", default=None, choices=["tiny", "quick", "paper"],
+    p.add_argument("--preset", default=None, choices=["tiny", "quick", "paper", "rehearsal"],
                    help="the preset the spec's runs start from, instead of the spec's own `preset` (e.g. tiny to try a spec)")
     p.add_argument("--dry-run", action="store_true", help="list the runs and their status; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

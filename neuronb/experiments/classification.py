@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 from ..data import get_dataset
@@ -22,6 +23,7 @@ __all__ = ['ClassificationConfig', 'train_classification', 'evaluate_run']
 class ClassificationConfig(ExperimentConfig):
     "A model, a dataset, and how to train it. `dataset_kw` / `model_kw` are passed to the builders."
     name: str = "classification"
+    size_fields: ClassVar[tuple] = ("train.epochs", "train.batch_size", "dataset_kw.n_per_class", "model_kw.width")
 
 # %% ../../nbs/12_classification.ipynb #21a97d31
 def train_classification(config: ClassificationConfig, store=None, run_dir: Path | str | None = None,

@@ -25,11 +25,11 @@ from ..models import create
 from ..train import Trainer, TrainConfig
 
 # %% auto #0
-__all__ = ['PRESETS', 'SYSTEM_MODULES', 'ConfigBase', 'ExperimentConfig', 'Splits', 'load_splits', 'RunFolder', 'RunResult',
-           'default_model', 'build_trainer', 'finish_run', 'train_run', 'Protocol', 'register_protocol',
-           'register_preset', 'get_protocol', 'list_protocols', 'list_presets', 'merge_config_values', 'preset_config',
-           'run', 'read_config_file', 'config_from_sources', 'LoadedRun', 'load_state', 'load_default_model',
-           'load_run']
+__all__ = ['PRESETS', 'REHEARSAL', 'SYSTEM_MODULES', 'ConfigBase', 'ExperimentConfig', 'Splits', 'load_splits', 'RunFolder',
+           'RunResult', 'default_model', 'build_trainer', 'finish_run', 'train_run', 'Protocol', 'register_protocol',
+           'register_preset', 'get_protocol', 'list_protocols', 'list_presets', 'merge_config_values', 'rehearsal',
+           'preset_config', 'run', 'read_config_file', 'config_from_sources', 'LoadedRun', 'load_state',
+           'load_default_model', 'load_run']
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #cd587c54
 class ConfigBase:
@@ -40,6 +40,7 @@ class ConfigBase:
     (`merge_config_values`)."""
     nested: ClassVar[dict] = {}
     option_fields: ClassVar[dict] = {}
+    size_fields: ClassVar[tuple] = ()      # dotted fields that set a run's size, not its recipe (see `rehearsal`)
 
     @classmethod
     def from_dict(cls, values: dict, where: str | None = None):
@@ -72,6 +73,7 @@ class ExperimentConfig(ConfigBase):
 
     nested: ClassVar[dict] = {"train": TrainConfig}
     option_fields: ClassVar[dict] = {"dataset": "dataset_kw"}
+    size_fields: ClassVar[tuple] = ("train.epochs", "train.batch_size")
 
     def __post_init__(self):
         where = type(self).__name__
@@ -269,6 +271,7 @@ def train_run(protocol: str, config: ExperimentConfig, splits: Splits | None = N
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #f491ca14
 PRESETS = ("tiny", "quick", "paper")
+REHEARSAL = "rehearsal"     # not registered: the paper recipe at the tiny preset's sizes (`preset_config`)
 SYSTEM_MODULES = ["neuronb.experiments.classification", "neuronb.experiments.critical", "neuronb.experiments.v1",
                   "neuronb.experiments.wiring", "neuronb.experiments.bilateral", "neuronb.experiments.babyvision"]
 
@@ -347,9 +350,10 @@ def list_protocols(system: str | None = None) -> list[str]:
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #6b29fd48
 def list_presets(protocol: str) -> list[str]:
-    "The presets registered for `protocol`, in the order tiny, quick, paper."
+    "The presets of `protocol`, in the order tiny, quick, paper, then `rehearsal` where it has tiny and paper."
     get_protocol(protocol)
-    return [p for p in PRESETS if (protocol, p) in _PRESETS]
+    registered = [p for p in PRESETS if (protocol, p) in _PRESETS]
+    return registered + ([REHEARSAL] if {"tiny", "paper"} <= set(registered) else [])
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #6a95ed56
 def merge_config_values(base: dict, changes: dict, option_fields: dict | None = None) -> dict:
@@ -363,13 +367,42 @@ def merge_config_values(base: dict, changes: dict, option_fields: dict | None = 
             base[options] = {}
     return deep_update(base, changes)
 
+# %% ../../nbs/12a_experiments_protocol.ipynb #8c0e6337
+def _get_path(values: dict, dotted: str):
+    for key in dotted.split("."):
+        if not isinstance(values, dict) or key not in values:
+            return _MISSING
+        values = values[key]
+    return values
+
+_MISSING = object()
+
+def rehearsal(paper, small):
+    """`paper` (a config) with the values of its class's `size_fields` (epochs, batch size, widths, counts) taken from
+    `small`: the original recipe, its data reader and model family, scaled down only in sizes. A size `small` does
+    not set keeps the paper value."""
+    values = paper.to_dict()
+    small_values = small.to_dict()
+    for dotted in type(paper).size_fields:
+        value = _get_path(small_values, dotted)
+        if value is not _MISSING:
+            *parents, last = dotted.split(".")
+            target = values
+            for key in parents:
+                target = target.setdefault(key, {})
+            target[last] = value
+    return type(paper).from_dict(values)
+
 # %% ../../nbs/12a_experiments_protocol.ipynb #2491c821
 def preset_config(protocol: str, preset: str, **overrides):
     "The config of `preset` for `protocol`, with `overrides` (fields; a dict for a nested config updates it)."
     get_protocol(protocol)
-    if (protocol, preset) not in _PRESETS:
+    if preset == REHEARSAL and REHEARSAL in list_presets(protocol):
+        config = rehearsal(_PRESETS[(protocol, "paper")](), _PRESETS[(protocol, "tiny")]())
+    elif (protocol, preset) not in _PRESETS:
         raise ValueError(f"protocol {protocol!r} has no preset {preset!r}; it has {list_presets(protocol)}")
-    config = _PRESETS[(protocol, preset)]()
+    else:
+        config = _PRESETS[(protocol, preset)]()
     if overrides:
         config = type(config).from_dict(merge_config_values(config.to_dict(), overrides, type(config).option_fields))
     return config

@@ -209,6 +209,8 @@ class WindowConfig(CriticalConfig):
     length: int = 1
     onsets: list = field(default_factory=lambda: [0])
 
+    size_fields: ClassVar[tuple] = (*CriticalConfig.size_fields, "length", "onsets")
+
     def __post_init__(self):
         super().__post_init__()
         epochs, self.onsets = self.train.epochs, sorted(int(o) for o in self.onsets)
