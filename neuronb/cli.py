@@ -22,7 +22,7 @@ __all__ = ['add_config_arguments', 'add_store_argument', 'config_from_cli', 'ope
 from .core import deep_update, parse_assignments  # noqa: F401  (shared by every subcommand)
 
 def add_config_arguments(parser: argparse.ArgumentParser, presets: bool = True) -> argparse.ArgumentParser:
-    "Add `--preset`, `--config`, `--set`, `--store`, `--run-dir` and `--resume` to a subcommand's parser."
+    "Add `--preset`, `--config`, `--set`, `--dry-run`, `--store`, `--run-dir` and `--resume` to a subcommand's parser."
     if presets:
         parser.add_argument("--preset", default="quick", choices=["tiny", "quick", "paper", "rehearsal"],
                             help="tiny (tests, seconds), quick (this CPU, minutes, the default), paper (the original "
@@ -30,6 +30,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, presets: bool = True) 
         parser.add_argument("--config", help="YAML file of config fields (nested like the config; train: {...})")
         parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                             help="override any config field, dotted keys for nested ones (repeatable)")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="print the plan (runs, epochs, steps, images, model size, checkpoints, disk) and exit")
     add_store_argument(parser)
     parser.add_argument("--run-dir", default=None, help="the run's folder (default runs/<name>-<time>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
@@ -42,10 +44,17 @@ def add_store_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
 
 # %% ../nbs/11_cli.ipynb #455ceac1
 def config_from_cli(protocol: str, args: argparse.Namespace, **values):
-    "The config of `protocol` from the parsed `--preset`, `--config`, the subcommand's flag `values` and `--set`."
+    """The config of `protocol` from the parsed `--preset`, `--config`, the subcommand's flag `values` and `--set`. A
+    paper run prints its plan first; `--dry-run` prints it and exits."""
     from neuronb.experiments.protocol import config_from_sources
-    return config_from_sources(protocol, getattr(args, "preset", "quick"), getattr(args, "config", None),
-                               getattr(args, "set", None), **values)
+    config = config_from_sources(protocol, getattr(args, "preset", "quick"), getattr(args, "config", None),
+                                 getattr(args, "set", None), **values)
+    if getattr(args, "dry_run", False) or getattr(args, "preset", None) == "paper":
+        from neuronb.experiments.plan import plan_run, plan_text
+        print(plan_text(plan_run(protocol, config)), flush=True)
+        if getattr(args, "dry_run", False):
+            raise SystemExit(0)
+    return config
 
 # %% ../nbs/11_cli.ipynb #6b7e092b
 def open_store(path: str | Path | None = None):

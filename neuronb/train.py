@@ -34,7 +34,7 @@ from .core import (atomic_torch_save, autocast, config_from_dict, config_to_dict
 __all__ = ['TrainConfig', 'set_trainable', 'count_parameters', 'frozen_norm_layers', 'make_optimizer', 'make_schedule',
            'warmup_factor', 'warmup_lr', 'channels_last_is_safe', 'Batch', 'Callback', 'StopTraining', 'get_rng_state',
            'set_rng_state', 'distributed_env', 'init_distributed', 'shard_sizes', 'shard_batch', 'gather_rows',
-           'Trainer', 'recompute_bn_stats']
+           'ThroughputEstimate', 'Trainer', 'recompute_bn_stats']
 
 # %% ../nbs/08_train.ipynb #a336aa52
 @dataclass
@@ -337,6 +337,56 @@ def _num_batches(data, batch_size: int, drop_last: bool = False) -> int | None:
         return len(data)
     except TypeError:
         return None
+
+# %% ../nbs/08_train.ipynb #913327f7
+def _duration(seconds: float) -> str:
+    "`seconds` as '45 s', '12 min' or '3 h 05 min'."
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+class ThroughputEstimate(Callback):
+    """After the first `steps` training steps (not counting `skip` warm-up steps), say how many images per second this
+    device trains and how long the run's remaining training steps will take at that rate (evaluation not included).
+    The Trainer adds one when it shows progress, so a long run says within a minute whether it fits the time there is."""
+    def __init__(self, steps: int = 20, skip: int = 2, write: Callable = tqdm.write):
+        self.steps, self.skip, self.write = steps, skip, write
+        self.estimate: dict | None = None
+
+    def on_fit_start(self, trainer):
+        self._seen, self._images, self._start = 0, 0, None
+        per_epoch = _num_batches(trainer.train_data, trainer.config.batch_size, trainer.config.drop_last)
+        self._total = None if per_epoch is None else per_epoch * (trainer.config.epochs - trainer.epoch)
+
+    def on_train_batch(self, trainer, batch):
+        "Called before each step: the clock runs from the step after the warm-up to the step after `steps` more."
+        if self.estimate is not None:
+            return batch
+        self._seen += 1
+        if self._seen == self.skip + 1:
+            self._start = self._now(trainer)
+        elif self._seen == self.skip + self.steps + 1:        # the images of the `steps` timed steps are all in
+            self._report(trainer, self._now(trainer) - self._start)
+            return batch
+        if self._seen > self.skip:
+            self._images += len(batch.inputs) if torch.is_tensor(batch.inputs) else trainer.config.batch_size
+        return batch
+
+    def _now(self, trainer) -> float:
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize(trainer.device)
+        return time.perf_counter()
+
+    def _report(self, trainer, seconds: float):
+        rate, step_seconds = self._images / seconds, seconds / self.steps
+        steps_left = None if self._total is None else max(self._total - self._seen + 1, 0)
+        left = None if steps_left is None else steps_left * step_seconds
+        self.estimate = {"images_per_second": rate, "seconds_per_step": step_seconds, "training_seconds_left": left}
+        self.write(f"{trainer.run_name}: {rate:,.0f} images/s on {trainer.device.type} ({trainer.precision})"
+                   + ("" if left is None else f"; the remaining {steps_left:,} training steps take about "
+                                              f"{_duration(left)} (evaluation not included)"))
 
 # %% ../nbs/08_train.ipynb #ba4404ad
 class Trainer:
@@ -644,6 +694,8 @@ def fit(self: Trainer, resume: bool | Path | str = False) -> list[dict]:
         shared = [self.run_id, str(self.checkpoint_path().parent.parent)]
         dist.broadcast_object_list(shared, src=0)
         self.run_id, self.run_dir = shared[0], Path(shared[1])
+    if self.show_progress and not any(isinstance(cb, ThroughputEstimate) for cb in self.callbacks):
+        self.callbacks.append(ThroughputEstimate())        # a long run says early how long it will take
     for cb in self.callbacks:
         cb.on_fit_start(self)
     status, notes, self.stopped = "failed", None, None

@@ -94,3 +94,17 @@ def test_report_param_relative_to_caller(isolated, tmp_path):
     assert (tmp_path / "out" / "reads.html").is_file()
     bad = run_cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit", cwd=tmp_path)
     assert bad.returncode == 2 and "--param expects key=value" in bad.stderr
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(isolated):
+    "`--dry-run` on any config-taking subcommand: the plan (epochs, steps, images, model size, disk), exit 0, no run."
+    run_dir = isolated / "never"
+    out = run_cli("train", "--preset", "tiny", "--dataset", "digits", "--set", "train.epochs=4", "--dry-run",
+                  "--run-dir", run_dir)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.strip().split(None, 1) for line in out.stdout.splitlines()[1:] if not line.startswith("  training"))
+    assert "training runs   1 (4 epochs in all: 4)" in out.stdout and "images" in lines and "checkpoints" in lines
+    train, val = [int(part.split()[1].replace(",", "")) for part in lines["images"].split(", ")[:2]]
+    from neuronb.data import get_dataset
+    assert train + val == len(get_dataset("digits", "train")) and val == round(0.1 * (train + val))
+    assert "resnet18_cifar" in lines["model"] and not run_dir.exists()
