@@ -24,10 +24,10 @@ __all__ = ['RunPlan', 'plan_text', 'register_plan', 'plan_run']
 class RunPlan:
     "What a protocol's run will do before it starts: runs, epochs, steps, images, model size, checkpoints, disk."
     protocol: str
-    runs: list = field(default_factory=list)          # epochs of each training run the protocol makes
+    runs: list = field(default_factory=list)          # (epochs, training images) of each training run it makes
     images: dict = field(default_factory=dict)        # split -> number of images
     batch_size: int | None = None
-    steps_per_epoch: int | None = None
+    drop_last: bool = False
     model: str | None = None
     parameters: int | None = None
     checkpoints: int = 0
@@ -36,9 +36,16 @@ class RunPlan:
     notes: list = field(default_factory=list)
 
     @property
+    def epochs(self) -> int:
+        return sum(epochs for epochs, _ in self.runs)
+
+    @property
     def steps(self) -> int | None:
         "Training steps of all runs together."
-        return None if self.steps_per_epoch is None else sum(self.runs) * self.steps_per_epoch
+        if self.batch_size is None:
+            return None
+        per_epoch = (lambda n: n // self.batch_size) if self.drop_last else (lambda n: math.ceil(n / self.batch_size))
+        return sum(epochs * per_epoch(images) for epochs, images in self.runs)
 
     @property
     def disk_bytes(self) -> int:
@@ -55,14 +62,15 @@ def plan_text(plan: RunPlan) -> str:
     "The plan as the lines a user reads before a long run starts."
     lines = [f"plan of {plan.protocol} on {plan.device}:"]
     if plan.runs:
-        lines.append(f"  training runs   {len(plan.runs)} ({sum(plan.runs)} epochs in all: "
-                     f"{', '.join(map(str, plan.runs[:8]))}{' ...' if len(plan.runs) > 8 else ''})")
+        shown = ", ".join(f"{e}" if n == plan.images.get("train") else f"{e} on {n:,} images" for e, n in plan.runs[:6])
+        lines.append(f"  training runs   {len(plan.runs)} ({plan.epochs} epochs in all: {shown}"
+                     f"{' ...' if len(plan.runs) > 6 else ''})")
     else:
         lines.append("  training runs   none (measures a finished run)")
     if plan.images:
         lines.append("  images          " + ", ".join(f"{k} {v:,}" for k, v in plan.images.items()))
-    if plan.steps is not None:
-        lines.append(f"  steps           {plan.steps:,} ({plan.steps_per_epoch:,} per epoch at batch size {plan.batch_size})")
+    if plan.runs and plan.steps is not None:
+        lines.append(f"  steps           {plan.steps:,} at batch size {plan.batch_size}")
     if plan.model:
         lines.append(f"  model           {plan.model}" + ("" if plan.parameters is None else f", {plan.parameters:,} parameters"))
     if plan.checkpoints:
@@ -75,12 +83,13 @@ def plan_text(plan: RunPlan) -> str:
 _PLANS: dict[str, Callable] = {}
 
 def register_plan(protocol: str, runs: Callable) -> Callable:
-    """Register `runs(config) -> list of epochs`, one entry per training run `protocol` makes on `config`'s data (a
-    sweep of several runs, or none for a measurement); unregistered protocols with a `train` config make one run."""
+    """Register `runs(config)`: one entry per training run `protocol` makes on `config`'s data, its epochs (on all the
+    training images) or `(epochs, images)` (on a subset); [] for a measurement. A protocol with a `train` config and
+    nothing registered makes one run."""
     _PLANS[protocol] = runs
     return runs
 
-def _training_runs(protocol: str, config) -> list[int]:
+def _training_runs(protocol: str, config) -> list:
     if protocol in _PLANS:
         return list(_PLANS[protocol](config))
     train = getattr(config, "train", None)
@@ -106,27 +115,29 @@ def _split_sizes(config) -> tuple[dict, int | None]:
 # %% ../../nbs/12c_experiments_plan.ipynb #8a11498d
 _OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2}     # saved tensors per parameter besides the weights
 
+def _model_parameters(plan: RunPlan, config, classes: int | None):
+    try:
+        model = create(plan.model, **({"num_classes": classes} if classes else {}), **config.model_kw)
+        plan.parameters = sum(p.numel() for p in model.parameters())
+    except (TypeError, ValueError, KeyError) as e:
+        plan.notes.append(f"model size unknown: {plan.model} did not build here ({e})")
+
 def plan_run(protocol: str, config) -> RunPlan:
     """The plan of running `protocol` on `config`, made without training: its training runs and their epochs, images
     per split (files counted), steps, the model's parameters (built on the CPU), checkpoints and the disk they take."""
     get_protocol(protocol)
     train = getattr(config, "train", None)
-    plan = RunPlan(protocol, runs=_training_runs(protocol, config), device=str(get_device(getattr(train, "device", None))))
+    plan = RunPlan(protocol, device=str(get_device(getattr(train, "device", None))))
+    runs = _training_runs(protocol, config)
     if not hasattr(config, "dataset") or train is None:
+        plan.runs = [(r, None) if isinstance(r, int) else tuple(r) for r in runs]
         return plan
     plan.images, classes = _split_sizes(config)
-    plan.batch_size = train.batch_size
-    n = plan.images["train"]
-    plan.steps_per_epoch = n // train.batch_size if train.drop_last else math.ceil(n / train.batch_size)
-    plan.model = getattr(config, "model", None)
+    plan.runs = [(r, plan.images["train"]) if isinstance(r, int) else (int(r[0]), int(r[1])) for r in runs]
+    plan.batch_size, plan.drop_last, plan.model = train.batch_size, train.drop_last, getattr(config, "model", None)
     if plan.model:
-        try:
-            model = create(plan.model, **({"num_classes": classes} if classes else {}), **config.model_kw)
-            plan.parameters = sum(p.numel() for p in model.parameters())
-        except (TypeError, ValueError) as e:
-            plan.notes.append(f"model size unknown: {plan.model} did not build here ({e})")
-    if plan.parameters:
-        per_run = [1 + (e // train.checkpoint_every if train.checkpoint_every else 0) for e in plan.runs]
-        plan.checkpoints = sum(per_run)
+        _model_parameters(plan, config, classes)
+    if plan.parameters and plan.runs:
+        plan.checkpoints = sum(1 + (e // train.checkpoint_every if train.checkpoint_every else 0) for e, _ in plan.runs)
         plan.checkpoint_bytes = plan.parameters * 4 * (1 + _OPTIMIZER_SLOTS.get(train.optimizer, 1))
     return plan
