@@ -15,16 +15,19 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import nn
 
 from .core import get_device, resolve_precision, seed_everything
 from .data import get_dataset
+from .data.core import ImageSet, default_num_workers
 from .models import create
 from .train import Trainer, TrainConfig
 
 # %% auto #0
-__all__ = ['matmul_peak', 'parse_cpuinfo', 'cpu_description', 'training_step_flops', 'PILDataset', 'reference_train',
-           'TrainBenchResult', 'bench_train']
+__all__ = ['DATA_BENCH_QUICK', 'matmul_peak', 'parse_cpuinfo', 'cpu_description', 'training_step_flops', 'PILDataset',
+           'reference_train', 'TrainBenchResult', 'bench_train', 'write_jpeg_tree', 'loader_images_per_s',
+           'step_images_per_s', 'DataBenchResult', 'bench_data']
 
 # %% ../nbs/13_bench.ipynb #29c22816
 def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, seconds: float = 1.0, device=None,
@@ -212,6 +215,146 @@ def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_p
     result = TrainBenchResult(ours, ref["images_per_s"], our_acc, ref_acc, steps, batch_size, precision, flops,
                               peak32, peak16, trainer.channels_last,
                               cpu_description() if device.type == "cpu" else torch.cuda.get_device_name(device))
+    for line in result.lines():
+        log(line)
+    return result
+
+# %% ../nbs/13_bench.ipynb #77426875
+def write_jpeg_tree(folder: Path | str, images: int, size: int = 256, classes: int = 10, quality: int = 90,
+                    seed: int = 0) -> Path:
+    """An ImageNet-style `folder/train/<class>/<n>.JPEG` tree of `images` smooth random `size` px photographs-to-be
+    (blurred colour noise plus grain, so the files compress and decode like photographs, not like flat colour)."""
+    from PIL import Image
+    g = torch.Generator().manual_seed(seed)
+    for i in range(images):
+        coarse = torch.randint(0, 256, (3, 8, 8), generator=g, dtype=torch.uint8)
+        smooth = F.interpolate(coarse[None].float(), size=(size, size), mode="bicubic", align_corners=False)[0]
+        grain = torch.randn(3, size, size, generator=g) * 8
+        pixels = (smooth + grain).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        path = Path(folder) / "train" / f"class_{i % classes:03d}" / f"{i:06d}.JPEG"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path, quality=quality)
+    return Path(folder)
+
+# %% ../nbs/13_bench.ipynb #8521e040
+def loader_images_per_s(data, batch_size: int, num_workers: int, seed: int = 0) -> float:
+    """Images per second a streaming dataset's DataLoader delivers (shuffled, `num_workers` decoding): the second
+    pass over `data` is timed, the first started the workers and read the files once."""
+    loader = data.loader(batch_size, shuffle=True, num_workers=num_workers, seed=seed)
+    for _ in loader:
+        pass
+    start, n = time.perf_counter(), 0
+    for images, _ in loader:
+        n += len(images)
+    return n / (time.perf_counter() - start)
+
+# %% ../nbs/13_bench.ipynb #1b55c8bf
+def step_images_per_s(model: nn.Module, size: int, batch_size: int, steps: int, num_classes: int = 10,
+                      precision: str = "auto", seed: int = 0) -> tuple[float, Trainer]:
+    """Images per second the engine's training steps consume (`steps` steps of `model` on in-memory uint8 batches of
+    `size` px, flip augmentation, on the default device), after two untimed warm-up steps on a copy of the model."""
+    g = torch.Generator().manual_seed(seed)
+    n = steps * batch_size
+    data = ImageSet(torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8),
+                    {"fine": torch.randint(0, num_classes, (n,), generator=g)})
+    cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=0.01, schedule="none", precision=precision,
+                      augment="flip", progress=False, seed=seed)
+    Trainer(copy.deepcopy(model), data.subset(torch.arange(2 * batch_size)), cfg).train_epoch(0)
+    trainer = Trainer(model, data, cfg)
+    start = time.perf_counter()
+    trainer.train_epoch(0)
+    return n / (time.perf_counter() - start), trainer
+
+# %% ../nbs/13_bench.ipynb #1d74a5f0
+@dataclass
+class DataBenchResult:
+    loaders: dict[str, float]          # decoder -> images/s the streaming loader delivered with it
+    step_images_per_s: float
+    size: int
+    file_size: int
+    files: int
+    file_kb: float
+    batch_size: int
+    num_workers: int
+    model: str
+    precision: str
+    channels_last: bool = True
+    hardware: str = ""
+
+    @property
+    def decoder(self) -> str:
+        "The faster decoder."
+        return max(self.loaders, key=self.loaders.get)
+
+    @property
+    def loader_images_per_s(self) -> float:
+        return self.loaders[self.decoder]
+
+    @property
+    def ratio(self) -> float:
+        "Loader images/s (the faster decoder) over training-step images/s: below 1 the loader is the bottleneck."
+        return self.loader_images_per_s / self.step_images_per_s
+
+    @property
+    def bottleneck(self) -> str:
+        return "loader" if self.ratio < 1 else "model"
+
+# %% ../nbs/13_bench.ipynb #1da70a16
+@patch
+def lines(self: DataBenchResult) -> list[str]:
+    "The table `bench_data` prints: one line per decoder, the training step, their ratio and which is the bottleneck."
+    workers = f"{self.num_workers} worker{'s' if self.num_workers != 1 else ''}"
+    verdict = (f"the loader is the bottleneck: training waits on decoding ({1 / self.ratio:.2f}x); more workers, "
+               f"smaller files or in-memory data would help" if self.bottleneck == "loader" else
+               f"the model is the bottleneck: the loader keeps up with {self.ratio:.2f}x to spare")
+    out = [f"data path against the training step, {self.size} px, batch {self.batch_size}"
+           + (f", on {self.hardware}" if self.hardware else ""),
+           f"  {self.files} JPEG files of {self.file_size} px ({self.file_kb:.0f} KB on average) read at {self.size} px "
+           f"by {workers}"]
+    rows = [(f"streaming loader, {name} decoder:", rate, "") for name, rate in self.loaders.items()]
+    rows.append((f"training step, {self.model}:", self.step_images_per_s,
+                 f"   ({self.precision}, {'channels_last' if self.channels_last else 'NCHW'})"))
+    width = max(len(label) for label, _, _ in rows)
+    out += [f"  {label:<{width}} {rate:10.1f} images/s{note}" for label, rate, note in rows]
+    out += [f"  loader ({self.decoder}) / step: {self.ratio:.2f}   {verdict}"]
+    return out
+
+# %% ../nbs/13_bench.ipynb #bece9c14
+DATA_BENCH_QUICK = dict(images=48, size=64, file_size=72, batch_size=16, steps=3, width=0.125, num_workers=1)
+
+def bench_data(images: int = 2048, size: int = 224, file_size: int = 256, batch_size: int = 128, steps: int = 20,
+               model: str = "resnet50", width: float = 1.0, num_workers: int | None = None, precision: str = "auto",
+               decoders: tuple = ("pil", "torchvision"), folder: Path | str | None = None, quick: bool = False,
+               seed: int = 0, log=print) -> DataBenchResult:
+    """Images/s of the streaming path (`images` JPEG files of `file_size` px in `folder`, default a temporary one,
+    read at `size` px by `num_workers` workers, default `default_num_workers()`, with each of `decoders`) against
+    images/s of `model`'s training steps at `size` px, side by side; `quick` uses `DATA_BENCH_QUICK`'s sizes."""
+    import tempfile
+    if quick:
+        images, size, file_size, batch_size, steps, width, num_workers = (DATA_BENCH_QUICK[k] for k in (
+            "images", "size", "file_size", "batch_size", "steps", "width", "num_workers"))
+    num_workers = default_num_workers() if num_workers is None else num_workers
+    loaders = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(folder) if folder is not None else Path(tmp)
+        log(f"writing {images} JPEG files of {file_size} px into {root} ...")
+        write_jpeg_tree(root, images, file_size, seed=seed)
+        data = get_dataset("imagefolder", "train", root=root, size=size)
+        file_kb = sum(f.stat().st_size for f in data.files) / len(data) / 1024
+        for decoder in decoders:
+            log(f"streaming loader, {decoder} decoder, {num_workers} workers, 2 passes ...")
+            data.decoder = decoder
+            loaders[decoder] = loader_images_per_s(data, batch_size, num_workers, seed)
+    log(f"training steps of {model} (width {width}), {steps} steps ...")
+    seed_everything(seed)
+    net = create(model, num_classes=data.num_classes("fine"), **({"width": width} if width != 1.0 else {}))
+    step, trainer = step_images_per_s(net, size, batch_size, steps, data.num_classes("fine"), precision, seed)
+    label = model if width == 1.0 else f"{model} width {width}"
+    device = trainer.device
+    hardware = (cpu_description() if device.type == "cpu" else
+                torch.cuda.get_device_name(device) if device.type == "cuda" else str(device))
+    result = DataBenchResult(loaders, step, size, file_size, images, file_kb, batch_size, num_workers, label,
+                             trainer.precision, trainer.channels_last, hardware)
     for line in result.lines():
         log(line)
     return result

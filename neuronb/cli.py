@@ -170,11 +170,16 @@ def cmd_store(args):
 def cmd_bench(args):
     if args.what == "sweep":      # a sequential sweep vs the local cluster, separate vs torch.func-stacked models
         from neuronb.sweep import bench_sweep
-        bench_sweep(n_runs=args.runs, epochs=args.epochs, workers=args.workers)
+        bench_sweep(n_runs=args.runs, epochs=args.epochs, workers=2 if args.workers is None else args.workers)
+        return 0
+    if args.what == "data":       # the streaming loader's images/s against the training step's, at 224 px
+        from neuronb.bench import bench_data
+        bench_data(images=args.images, size=args.size, model=args.model, precision=args.precision, quick=args.quick,
+                   num_workers=args.workers, **({} if args.quick else {"batch_size": args.batch_size}))
         return 0
     from neuronb.bench import bench_train
-    bench_train(steps=args.steps, batch_size=args.batch_size, width=args.width, num_workers=args.workers,
-                precision=args.precision)
+    bench_train(steps=args.steps, batch_size=args.batch_size, width=args.width,
+                num_workers=2 if args.workers is None else args.workers, precision=args.precision)
     return 0
 
 # %% ../nbs/11_cli.ipynb #fb2a1fa6
@@ -238,9 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub)
 
     b = sub.add_parser("bench", help="speed benchmarks (side by side, with ratios)")
-    b.add_argument("what", choices=["train", "sweep"])
+    b.add_argument("what", choices=["train", "sweep", "data"])
     b.add_argument("--steps", type=int, default=120); b.add_argument("--batch-size", type=int, default=128)
-    b.add_argument("--width", type=float, default=0.5); b.add_argument("--workers", type=int, default=2)
+    b.add_argument("--width", type=float, default=0.5)
+    b.add_argument("--workers", type=int, default=None, help="DataLoader workers (train: 2; data: CPUs - 1)")
+    b.add_argument("--images", type=int, default=2048, help="data: JPEG files to stream")
+    b.add_argument("--size", type=int, default=224, help="data: pixels the loader and the model see")
+    b.add_argument("--model", default="resnet50", help="data: the model whose training step consumes the images")
+    b.add_argument("--quick", action="store_true", help="data: a small, fast measurement (tests)")
     b.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     b.add_argument("--runs", type=int, default=4, help="sweep: number of tiny runs")
     b.add_argument("--epochs", type=int, default=2, help="sweep: epochs per run")

@@ -323,7 +323,8 @@ def _iter_batches(data, batch_size: int, shuffle: bool, device, generator: torch
         # the same order as ImageSet.batches for the same generator, whatever the number of workers
         order = torch.randperm(len(data), generator=generator) if shuffle else torch.arange(len(data))
         loader = torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=order.tolist(),
-                                             num_workers=num_workers, drop_last=drop_last)
+                                             num_workers=num_workers, drop_last=drop_last,
+                                             pin_memory=torch.device(device).type == "cuda")
     else:
         loader = data
     for images, labels in loader:

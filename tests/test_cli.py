@@ -108,3 +108,10 @@ def test_dry_run_prints_the_plan_and_runs_nothing(isolated):
     from neuronb.data import get_dataset
     assert train + val == len(get_dataset("digits", "train")) and val == round(0.1 * (train + val))
     assert "resnet18_cifar" in lines["model"] and not run_dir.exists()
+
+
+def test_bench_data_prints_loader_against_model(isolated):
+    "`neuronb bench data --quick`: the streaming loader's images/s beside the training step's, with their ratio."
+    out = run_cli("bench", "data", "--quick")
+    assert out.returncode == 0, out.stderr
+    assert "loader (" in out.stdout and "bottleneck" in out.stdout, out.stdout

@@ -19,7 +19,8 @@ PROTOCOLS = {"hemisphere": "bilateral.hemisphere", "train": "bilateral.train", "
 
 def _config(args):
     "The config of the action's protocol from the parsed arguments."
-    values = {"seed": args.seed, "name": args.name, "train": {"progress": False} if args.quiet else None}
+    values = {"seed": args.seed, "name": args.name, "dataset": args.dataset, "root": args.root,
+              "train": {"progress": False} if args.quiet else None}
     if args.action == "pipeline" and not args.baselines:
         values["baselines"] = False
     return config_from_cli(PROTOCOLS[args.action], args, **values)
@@ -89,6 +90,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("action", choices=["hemisphere", "train", "pipeline", "seeds", "show", "configs"])
     p.add_argument("spec", nargs="?", help="seeds: the sweep spec file of the pipeline seeds")
     add_config_arguments(p)
+    p.add_argument("--dataset", default=None, help="cifar100 (the paper preset's; the official python pickles) or "
+                   "hemisphere_folders (the original prepare_cifar.py layout)")
+    p.add_argument("--root", default=None, help="the data folder: the extracted cifar-100-python folder (or the one "
+                   "holding it), or the folder holding train/ and test/ of hemisphere_folders")
     p.add_argument("--seed", type=int, default=None, help="the run's seed (several seeds: a sweep spec)")
     p.add_argument("--name", default=None, help="run name")
     p.add_argument("--no-baselines", dest="baselines", action="store_false", help="pipeline: skip the baselines")

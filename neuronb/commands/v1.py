@@ -28,7 +28,7 @@ def _measure_config(args):
     "The `v1.robustness` / `v1.properties` config: the trained run is `--source-run`, else `--run-dir`."
     values = dict(source_run=args.source_run or args.run_dir, device=args.device)
     if args.action == "robustness":
-        values.update(corruptions=args.corruptions, severities=args.severities)
+        values.update(corruptions=args.corruptions, severities=args.severities, corruption_root=args.corruption_root)
     else:
         values.update(property_layer=args.layer, user_data=args.user_data, texture_stimuli=args.texture_stimuli,
                       textures=True if args.texture_stimuli else None)
@@ -84,6 +84,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--texture-stimuli", default=None, metavar="NPZ",
                    help="for `properties`: your texture stimuli (arrays textures, noise: families x samples x H x W) "
                         "instead of the offline photo textures")
+    p.add_argument("--corruption-root", default=None, metavar="DIR",
+                   help="for `robustness`: a Tiny-ImageNet-C tree (<corruption>/<severity>/<wnid>/*.JPEG) instead of "
+                        "corrupting the test images on the fly")
     p.add_argument("--corruptions", nargs="+", default=None); p.add_argument("--severities", nargs="+", type=int, default=None)
     p.set_defaults(func=run)
     return p

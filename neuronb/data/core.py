@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from PIL import Image
 from ..core import Registry, atomic_path, atomic_write_text, data_dir, file_sha256
 
 # %% auto #0
-__all__ = ['DATASETS', 'ImageSet', 'read_image', 'FileImageDataset', 'register_dataset', 'list_datasets', 'get_dataset',
-           'cached_generate']
+__all__ = ['DATASETS', 'ImageSet', 'split_indices', 'read_image', 'FileImageDataset', 'header_sizes', 'decoded_nbytes',
+           'available_memory_bytes', 'memory_budget_bytes', 'default_num_workers', 'register_dataset', 'list_datasets',
+           'get_dataset', 'cached_generate']
 
 # %% ../../nbs/02_data_core.ipynb #c273efb5
 @dataclass
@@ -87,6 +89,27 @@ def subset(self: ImageSet, index: Sequence[int] | torch.Tensor, split: str | Non
     return ImageSet(self.images[index], {k: v[index] for k, v in self.labels.items()}, dict(self.classes),
                     self.name, split if split is not None else self.split, dict(self.meta))
 
+# %% ../../nbs/02_data_core.ipynb #243c46be
+def split_indices(labels: dict[str, torch.Tensor], n: int, fraction: float, seed: int = 0,
+                  stratify: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(rest, held_out)` item indices with `fraction` of `n` items held out, seeded; with `stratify`, the same
+    fraction of every class of that label. In-memory and streaming datasets split alike through this one function."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    g = torch.Generator().manual_seed(seed)
+    if stratify is None:
+        perm = torch.randperm(n, generator=g)
+        k = int(round(fraction * n))
+        return perm[k:], perm[:k]
+    held, rest = [], []
+    lab = labels[stratify]
+    for c in torch.unique(lab):
+        idx = torch.nonzero(lab == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        k = int(round(fraction * len(idx)))
+        held.append(idx[:k]); rest.append(idx[k:])
+    return torch.cat(rest).sort().values, torch.cat(held).sort().values
+
 # %% ../../nbs/02_data_core.ipynb #7999b089
 @patch
 def split_off(self: ImageSet, fraction: float, seed: int = 0, stratify: str | None = None) -> tuple["ImageSet", "ImageSet"]:
@@ -94,22 +117,7 @@ def split_off(self: ImageSet, fraction: float, seed: int = 0, stratify: str | No
 
     With `stratify`, every class of that label contributes the same fraction (validation sets
     are held out of train this way, never taken from test)."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    g = torch.Generator().manual_seed(seed)
-    if stratify is None:
-        perm = torch.randperm(len(self), generator=g)
-        k = int(round(fraction * len(self)))
-        held, rest = perm[:k], perm[k:]
-    else:
-        held, rest = [], []
-        lab = self.labels[stratify]
-        for c in torch.unique(lab):
-            idx = torch.nonzero(lab == c).flatten()
-            idx = idx[torch.randperm(len(idx), generator=g)]
-            k = int(round(fraction * len(idx)))
-            held.append(idx[:k]); rest.append(idx[k:])
-        held, rest = torch.cat(held).sort().values, torch.cat(rest).sort().values
+    rest, held = split_indices(self.labels, len(self), fraction, seed, stratify)
     return self.subset(rest, self.split), self.subset(held, f"{self.split}-heldout")
 
 # %% ../../nbs/02_data_core.ipynb #a95009f5
@@ -146,17 +154,39 @@ def save(self: ImageSet, path: Path | str) -> Path:
             np.savez_compressed(f, **arrays)
     return path
 
+# %% ../../nbs/02_data_core.ipynb #67ec71b7
+_TORCHVISION_FORMATS = (".jpg", ".jpeg", ".png")
+
+def _decode_torchvision(path: Path, size: tuple[int, int] | None, mode: str) -> torch.Tensor:
+    "`path` decoded by `torchvision.io` (libjpeg-turbo / libpng, no PIL objects) and resized with antialiasing."
+    from torchvision.io import ImageReadMode, decode_image, read_file
+    from torchvision.transforms.v2.functional import resize
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {path}")
+    try:
+        x = decode_image(read_file(str(path)), mode=ImageReadMode.RGB if mode == "RGB" else ImageReadMode.GRAY)
+    except RuntimeError as e:
+        raise ValueError(f"cannot read image file {path}: {e}") from e
+    if size is not None and tuple(x.shape[1:]) != size:
+        x = resize(x, list(size), antialias=True)
+    return x.contiguous()
+
 # %% ../../nbs/02_data_core.ipynb #62e642ca
-def read_image(path: Path | str, size: int | tuple[int, int] | None = None, mode: str = "RGB") -> torch.Tensor:
-    "Read one image file as a uint8 `(C, H, W)` tensor, resized to `size` if given; names the file on failure."
+def read_image(path: Path | str, size: int | tuple[int, int] | None = None, mode: str = "RGB",
+               decoder: str = "pil") -> torch.Tensor:
+    """Read one image file as a uint8 `(C, H, W)` tensor, resized to `size` if given; names the file on failure.
+    `decoder="torchvision"` decodes JPEG and PNG files (RGB or L) with `torchvision.io` instead of PIL."""
     path = Path(path)
+    size = (size, size) if isinstance(size, int) else None if size is None else tuple(size)
+    if decoder not in ("pil", "torchvision"):
+        raise ValueError(f"decoder must be 'pil' or 'torchvision', got {decoder!r}")
+    if decoder == "torchvision" and mode in ("RGB", "L") and path.suffix.lower() in _TORCHVISION_FORMATS:
+        return _decode_torchvision(path, size, mode)
     try:
         with Image.open(path) as im:
             im = im.convert(mode)
-            if size is not None:
-                size = (size, size) if isinstance(size, int) else tuple(size)
-                if im.size != (size[1], size[0]):
-                    im = im.resize((size[1], size[0]), Image.BILINEAR)
+            if size is not None and im.size != (size[1], size[0]):
+                im = im.resize((size[1], size[0]), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: {path}") from None
@@ -168,21 +198,26 @@ def read_image(path: Path | str, size: int | tuple[int, int] | None = None, mode
 
 # %% ../../nbs/02_data_core.ipynb #6d637cb6
 class FileImageDataset(torch.utils.data.Dataset):
-    "Images read lazily from files, with integer labels; items are `(uint8 CHW, {label: int})`."
+    """Images read lazily from files, with integer labels; items are `(uint8 CHW, {label: int})`, decoded by `decoder`
+    ('pil', or 'torchvision' for `torchvision.io`'s JPEG and PNG decoders)."""
     def __init__(self, files: Sequence[Path | str], labels: dict[str, Sequence[int]], classes: dict[str, list[str]] | None = None,
-                 size: int | tuple[int, int] | None = None, name: str = "", split: str = ""):
+                 size: int | tuple[int, int] | None = None, name: str = "", split: str = "", meta: dict | None = None,
+                 decoder: str = "pil"):
         self.files = [Path(f) for f in files]
         self.labels = {k: torch.as_tensor(v, dtype=torch.int64) for k, v in labels.items()}
         for k, v in self.labels.items():
             if len(v) != len(self.files):
                 raise ValueError(f"{name or 'FileImageDataset'}: label {k!r} has {len(v)} entries for {len(self.files)} files")
+        if decoder not in ("pil", "torchvision"):
+            raise ValueError(f"{name or 'FileImageDataset'}: decoder must be 'pil' or 'torchvision', got {decoder!r}")
         self.classes, self.size, self.name, self.split = dict(classes or {}), size, name, split
+        self.meta, self.decoder = dict(meta or {}), decoder
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int):
-        return read_image(self.files[i], self.size), {k: int(v[i]) for k, v in self.labels.items()}
+        return read_image(self.files[i], self.size, decoder=self.decoder), {k: int(v[i]) for k, v in self.labels.items()}
 
     def loader(self, batch_size: int, shuffle: bool = False, num_workers: int = 0, seed: int = 0, drop_last: bool = False):
         "A DataLoader that batches uint8 images and label dicts, decoding in `num_workers` processes."
@@ -192,12 +227,92 @@ class FileImageDataset(torch.utils.data.Dataset):
 
     def to_imageset(self) -> ImageSet:
         "Decode every file into one in-memory ImageSet (all images must share a size, or set `size`)."
-        images = [read_image(f, self.size) for f in self.files]
+        images = [read_image(f, self.size, decoder=self.decoder) for f in self.files]
         shapes = {tuple(im.shape) for im in images}
         if len(shapes) > 1:
             raise ValueError(f"{self.name or 'FileImageDataset'}: images differ in shape {sorted(shapes)[:3]}...; pass size= to resize")
         stacked = torch.stack(images) if images else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
-        return ImageSet(stacked, {k: v.clone() for k, v in self.labels.items()}, self.classes, self.name, self.split)
+        return ImageSet(stacked, {k: v.clone() for k, v in self.labels.items()}, self.classes, self.name, self.split,
+                        dict(self.meta))
+
+# %% ../../nbs/02_data_core.ipynb #f8634133
+@patch
+def subset(self: FileImageDataset, index: Sequence[int] | torch.Tensor, split: str | None = None) -> FileImageDataset:
+    "A FileImageDataset over the files at `index` (nothing is decoded)."
+    index = torch.as_tensor(index, dtype=torch.int64)
+    return FileImageDataset([self.files[i] for i in index.tolist()], {k: v[index] for k, v in self.labels.items()},
+                            self.classes, self.size, self.name, split if split is not None else self.split, self.meta,
+                            self.decoder)
+
+# %% ../../nbs/02_data_core.ipynb #3613897e
+@patch
+def num_classes(self: FileImageDataset, key: str) -> int:
+    "Number of classes of label `key` (from the class names when known, else max + 1)."
+    return ImageSet.num_classes(self, key)
+
+# %% ../../nbs/02_data_core.ipynb #cb87b2b6
+@patch
+def split_off(self: FileImageDataset, fraction: float, seed: int = 0,
+              stratify: str | None = None) -> tuple[FileImageDataset, FileImageDataset]:
+    "`(rest, held_out)` FileImageDatasets: the same items as `ImageSet.split_off` holds out for the same seed."
+    rest, held = split_indices(self.labels, len(self), fraction, seed, stratify)
+    return self.subset(rest, self.split), self.subset(held, f"{self.split}-heldout")
+
+# %% ../../nbs/02_data_core.ipynb #42d97b65
+def header_sizes(data: FileImageDataset, sample: int = 32) -> dict[Path, tuple[int, int]]:
+    "`(height, width)` of up to `sample` files spread evenly over `data`, read from their headers (nothing decoded)."
+    n = len(data)
+    sizes = {}
+    for i in sorted({int(i) for i in np.linspace(0, n - 1, min(sample, n))}) if n else []:
+        try:
+            with Image.open(data.files[i]) as im:
+                sizes[data.files[i]] = (im.size[1], im.size[0])
+        except (OSError, ValueError) as e:
+            raise ValueError(f"cannot read the header of image file {data.files[i]}: {e}") from e
+    return sizes
+
+# %% ../../nbs/02_data_core.ipynb #b90ccc82
+def decoded_nbytes(data, sample: int = 32) -> int:
+    """Bytes `data` takes decoded as uint8 `(N, C, H, W)`: exact for an ImageSet, and for a FileImageDataset `N x 3 x H
+    x W` from its `size`, else from the headers of up to `sample` files spread over it (no image is decoded)."""
+    if isinstance(data, ImageSet):
+        return data.images.numel()
+    if len(data) == 0:
+        return 0
+    if data.size is not None:
+        h, w = (data.size, data.size) if isinstance(data.size, int) else data.size
+        return len(data) * 3 * h * w
+    areas = [h * w for h, w in header_sizes(data, sample).values()]
+    return int(len(data) * 3 * sum(areas) / len(areas))
+
+# %% ../../nbs/02_data_core.ipynb #f45b86cf
+def available_memory_bytes() -> int:
+    "Memory the system can give this process now (`MemAvailable` on Linux, else free pages)."
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+# %% ../../nbs/02_data_core.ipynb #558abc32
+def memory_budget_bytes(limit_gb: float | None = None) -> int:
+    "`limit_gb` in bytes, or by default half of the memory available now: what decoded data sets may take in memory."
+    if limit_gb is not None:
+        if limit_gb < 0:
+            raise ValueError(f"memory limit must be >= 0 GB, got {limit_gb}")
+        return int(limit_gb * 1e9)
+    return available_memory_bytes() // 2
+
+# %% ../../nbs/02_data_core.ipynb #45eedd7c
+def default_num_workers(limit: int = 8) -> int:
+    "DataLoader workers for streaming data: the CPUs this process may use, less one for the training loop (1..`limit`)."
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:              # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(limit, cpus - 1))
 
 # %% ../../nbs/02_data_core.ipynb #cc4567bc
 DATASETS = Registry("dataset")

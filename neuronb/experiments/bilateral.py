@@ -20,6 +20,7 @@ from ..data import get_dataset
 from ..data import hemisphere_folders as _hemisphere_folders  # noqa: F401  (registers the dataset)
 from .protocol import (ExperimentConfig, RunFolder, RunResult, Splits, build_trainer, finish_run,
                                           load_run, load_state, register_preset, register_protocol)
+from .plan import register_plan
 from .runs import SweepSpec, expand_spec, load_result, load_spec, read_sweep, set_dotted
 from ..models import create, num_parameters
 from ..models.hemispheres import HEMISPHERE_ARCHS
@@ -29,8 +30,8 @@ from ..train import TrainConfig
 __all__ = ['CIFAR100_MEAN', 'CIFAR100_STD', 'HEMISPHERE_MODES', 'HEAD_MODES', 'PIPELINE_PHASES', 'HemisphereConfig',
            'original_train', 'BilateralConfig', 'PipelineConfig', 'translate_original_keys', 'asset_configs',
            'class_counts', 'resolve_checkpoint', 'model_options', 'build_model', 'run_train_config', 'train_bilateral',
-           'train_hemisphere', 'load_bilateral_model', 'pipeline_configs', 'phase_row', 'run_pipeline', 'ensemble_spec',
-           'seeds_table', 'summarize_seeds']
+           'train_hemisphere', 'load_bilateral_model', 'pipeline_configs', 'phase_row', 'run_pipeline', 'planned_runs',
+           'ensemble_spec', 'seeds_table', 'summarize_seeds']
 
 # %% ../../nbs/53_bilateral_protocol.ipynb #f3a4d9d0
 @dataclass
@@ -81,6 +82,7 @@ class BilateralConfig(ExperimentConfig):
     train: TrainConfig = field(default_factory=original_train)
 
     nested: ClassVar[dict] = {"train": TrainConfig, "fine": HemisphereConfig, "coarse": HemisphereConfig}
+    size_fields: ClassVar[tuple] = (*ExperimentConfig.size_fields, "head_epochs", "fine.width", "coarse.width")
 
     def __post_init__(self):
         for key, allowed in (("hemispheres", HEMISPHERE_MODES), ("heads", HEAD_MODES), ("output", ("logits", "features"))):
@@ -379,6 +381,19 @@ def run_pipeline(config: PipelineConfig, store=None, run_dir: Path | str | None 
     return result
 
 register_protocol("bilateral.pipeline", PipelineConfig, run_pipeline, "bilateral", load_bilateral_model)
+
+# %% ../../nbs/53_bilateral_protocol.ipynb #78398bdf
+def planned_runs(config: BilateralConfig, protocol: str = "bilateral.pipeline") -> list[int]:
+    "The epochs of each training run `protocol` makes on `config` (`--dry-run`): the pipeline's phases; none for an ensemble."
+    if config.hemispheres == "ensemble":
+        return []                       # evaluated only
+    if protocol != "bilateral.pipeline":
+        return [config.train.epochs]
+    heads = config.head_epochs or config.train.epochs
+    return [config.train.epochs, config.train.epochs, heads] + [config.train.epochs] * (2 * config.baselines)
+
+for _protocol in ("bilateral.hemisphere", "bilateral.train", "bilateral.pipeline"):
+    register_plan(_protocol, lambda config, p=_protocol: planned_runs(config, p))
 
 # %% ../../nbs/53_bilateral_protocol.ipynb #2614a795
 def ensemble_spec(spec: SweepSpec | dict | str | Path, store=None) -> SweepSpec:

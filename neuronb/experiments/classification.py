@@ -11,8 +11,9 @@ from typing import ClassVar
 from pathlib import Path
 
 from ..data import get_dataset
-from .protocol import (ExperimentConfig, RunResult, load_run, register_preset, register_protocol,
-                                          train_run)
+from ..data.core import memory_budget_bytes
+from .protocol import (ExperimentConfig, RunResult, Splits, _in_memory, load_run, register_preset,
+                                          register_protocol, train_run)
 from ..train import Trainer, TrainConfig
 
 # %% auto #0
@@ -48,5 +49,6 @@ def evaluate_run(run_dir: Path | str, split: str = "test", checkpoint: str | Non
     loaded = load_run(run_dir, checkpoint)
     config = loaded.config
     data = get_dataset(config.dataset, split, root=config.root, **config.dataset_kw)
-    data = data.to_imageset() if hasattr(data, "to_imageset") else data
-    return Trainer(loaded.model, data, config.train).evaluate(data)
+    data = _in_memory(data, config, [memory_budget_bytes(config.memory_limit_gb)])     # streamed when too large
+    workers = Splits(data).num_workers
+    return Trainer(loaded.model, data, config.train, num_workers=workers).evaluate(data)

@@ -66,6 +66,8 @@ class ExperimentConfig(ConfigBase):
     val_fraction: float = 0.1          # held out of train, stratified by `label` (never the test set)
     val_split: str | None = None       # a named split used for validation instead of `val_fraction`
     test_split: str | None = "test"    # the labelled held-out split the run is evaluated on (None: none)
+    in_memory: bool | None = None      # decode on-disk data into memory (True), stream it (False), or by size (None)
+    memory_limit_gb: float | None = None   # what decoded data may take in memory (None: half of what is available)
     model: str = "resnet18_cifar"
     model_kw: dict = field(default_factory=dict)
     seed: int = 0
@@ -79,6 +81,8 @@ class ExperimentConfig(ConfigBase):
         where = type(self).__name__
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"{where}.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.memory_limit_gb is not None and self.memory_limit_gb < 0:
+            raise ValueError(f"{where}.memory_limit_gb must be >= 0 (or None), got {self.memory_limit_gb}")
         if "root" in self.dataset_kw:          # `--kw root=DIR`: the readers take the root from the config, once
             root = self.dataset_kw["root"]
             if self.root is not None and str(self.root) != str(root):
@@ -111,20 +115,54 @@ class ExperimentConfig(ConfigBase):
         return values
 
 # %% ../../nbs/12a_experiments_protocol.ipynb #d53d59fa
+from ..data.core import decoded_nbytes, default_num_workers, header_sizes, memory_budget_bytes
+
 class Splits(NamedTuple):
     "Train, validation (or None) and test (or None) data of one experiment."
     train: Any
     val: Any = None
     test: Any = None
 
+    @property
+    def streaming(self) -> bool:
+        "Whether any split is read from its files batch by batch (not held in memory)."
+        return any(s is not None and not hasattr(s, "batches") and hasattr(s, "to_imageset") for s in self)
+
+    @property
+    def num_workers(self) -> int:
+        "DataLoader workers the Trainer should decode with: `default_num_workers()` when data streams, else 0."
+        return default_num_workers() if self.streaming else 0
+
 # %% ../../nbs/12a_experiments_protocol.ipynb #17e1b2d7
-def _in_memory(data):
-    return data.to_imageset() if hasattr(data, "to_imageset") else data
+def _streamable(data):
+    "`data`, checked to batch: streamed files without a reader `size` must share one size (checked on a sample)."
+    sizes = sorted(set(header_sizes(data).values())) if data.size is None else []
+    if len(sizes) > 1:
+        raise ValueError(f"{data.name or 'dataset'}/{data.split}: streamed images differ in size "
+                         f"({', '.join(f'{h}x{w}' for h, w in sizes[:3])}); give the reader one size to resize to, "
+                         f"e.g. --set dataset_kw.size=224")
+    return data
+
+def _in_memory(data, config: ExperimentConfig, budget: list[int]):
+    """`data` decoded into memory when `config.in_memory` says so, or (None) when its decoded size fits what is left of
+    `budget` (a one-item list, spent by each split taken into memory); else the on-disk dataset, streamed."""
+    if not hasattr(data, "to_imageset"):
+        return data
+    if config.in_memory is None:
+        need = decoded_nbytes(data)
+        if need <= budget[0]:
+            budget[0] -= need
+            return data.to_imageset()
+    elif config.in_memory:
+        return data.to_imageset()
+    return _streamable(data)
 
 def load_splits(config: ExperimentConfig) -> Splits:
-    "The train, validation and test data of `config` (on-disk folders read into memory)."
+    """The train, validation and test data of `config`: on-disk folders decoded into memory while they fit
+    `config.memory_limit_gb` (or `in_memory`), else streamed from their files (`Splits.streaming`)."""
+    budget = [memory_budget_bytes(config.memory_limit_gb)]
     def split(name):
-        return _in_memory(get_dataset(config.dataset, name, root=config.root, **config.dataset_kw))
+        return _in_memory(get_dataset(config.dataset, name, root=config.root, **config.dataset_kw), config, budget)
     train = split("train")
     if config.label not in train.labels:
         raise ValueError(f"dataset {config.dataset!r} has no label {config.label!r}; labels are {sorted(train.labels)}")
@@ -226,7 +264,7 @@ def default_model(config: ExperimentConfig, splits: Splits) -> nn.Module:
 def build_trainer(protocol: str, config: ExperimentConfig, splits: Splits | None = None, *,
                   build_model: Callable = default_model, train: TrainConfig | None = None, callbacks: Sequence = (),
                   loss_fn: Callable | None = None, augment: Callable | None = None, store=None,
-                  run_dir: Path | str | None = None) -> Trainer:
+                  run_dir: Path | str | None = None, num_workers: int | None = None) -> Trainer:
     """A Trainer for one run of `protocol`: splits (default `load_splits`), model seeded by `config.seed`, the run
     folder written, `train` (default `config.train`) for the engine. The test split rides along as `test_data`."""
     splits = splits if splits is not None else load_splits(config)
@@ -236,7 +274,8 @@ def build_trainer(protocol: str, config: ExperimentConfig, splits: Splits | None
     values = config.to_dict() if hasattr(config, "to_dict") else config_to_dict(config)
     trainer = Trainer(model, splits.train, train or config.train, val_data=splits.val, callbacks=callbacks,
                       store=store, run_name=config.name, run_kind=protocol, run_dir=folder.path, loss_fn=loss_fn,
-                      augment=augment, run_config={k: v for k, v in values.items() if k != "train"})
+                      augment=augment, run_config={k: v for k, v in values.items() if k != "train"},
+                      num_workers=splits.num_workers if num_workers is None else num_workers)
     trainer.test_data, trainer.folder = splits.test, folder
     return trainer
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import torch
@@ -28,8 +29,9 @@ from ..models.v1_resnet import replace_head
 from ..train import TrainConfig
 
 # %% auto #0
-__all__ = ['PAPER_TRAIN', 'TINY_CORRUPTIONS', 'V1Config', 'V1MeasureConfig', 'V1RobustnessConfig', 'V1PropertiesConfig',
-           'rebuild_v1_model', 'train_v1', 'input_transform', 'v1_robustness', 'v1_properties']
+__all__ = ['PAPER_TRAIN', 'TINY_CORRUPTIONS', 'LABELLED_HELD_OUT', 'V1Config', 'V1MeasureConfig', 'V1RobustnessConfig',
+           'V1PropertiesConfig', 'follow_dataset', 'rebuild_v1_model', 'train_v1', 'input_transform', 'v1_robustness',
+           'v1_properties']
 
 # %% ../../nbs/39a_v1_protocol.ipynb #55eedfa2
 @dataclass
@@ -39,6 +41,8 @@ class V1Config(ExperimentConfig):
     model: str = "v1_resnet50"
     dataset_kw: dict = field(default_factory=lambda: {"image_size": 64})
     finetune_from: str | None = None
+
+    size_fields: ClassVar[tuple] = (*ExperimentConfig.size_fields, "model_kw.width")
 
 # %% ../../nbs/39a_v1_protocol.ipynb #d3722065
 @dataclass
@@ -67,6 +71,8 @@ class V1RobustnessConfig(V1MeasureConfig):
     corruption_root: str | None = None    # a Tiny-ImageNet-C tree; else corruptions are generated on the fly
     corruption_images: int | None = None  # evaluate corruptions on a random subset of n test images (None: all)
 
+    size_fields: ClassVar[tuple] = ("corruptions", "severities", "corruption_images")
+
     def __post_init__(self):
         super().__post_init__()
         self.corruptions, self.severities = tuple(self.corruptions), tuple(int(s) for s in self.severities)
@@ -89,6 +95,8 @@ class V1PropertiesConfig(V1MeasureConfig):
     texture_samples: int = 8              # samples per family of the offline photo textures
     texture_stimuli: str | None = None    # NPZ of user stimuli (arrays textures, noise: families x samples x H x W)
     user_data: str | None = None          # JSON / NPZ of per-cell reference values (`read_user_references`)
+
+    size_fields: ClassVar[tuple] = ("property_protocol", "n_bootstrap", "texture_samples")   # stimuli and resamples
 
     def __post_init__(self):
         super().__post_init__()
@@ -114,7 +122,7 @@ def _quick_train(n_per_class: int, epochs: int) -> V1Config:
 register_preset("v1.train", "tiny", lambda: _quick_train(12, 1))
 register_preset("v1.train", "quick", lambda: _quick_train(64, 10))
 register_preset("v1.train", "paper", lambda: V1Config(dataset="tinyimagenet", dataset_kw={}, train=PAPER_TRAIN,
-                                                      val_fraction=0.0))
+                                                      val_fraction=0.0, test_split="val"))   # ImageNet's too: no test/
 
 # %% ../../nbs/39a_v1_protocol.ipynb #3b6d5b10
 TINY_CORRUPTIONS = ("gaussian_noise", "defocus_blur", "fog", "contrast", "jpeg_compression")
@@ -127,6 +135,24 @@ register_preset("v1.properties", "tiny", lambda: V1PropertiesConfig(property_pro
                                                                     texture_samples=3))
 register_preset("v1.properties", "quick", lambda: V1PropertiesConfig(property_protocol="quick", n_bootstrap=300))
 register_preset("v1.properties", "paper", lambda: V1PropertiesConfig())
+
+# %% ../../nbs/39a_v1_protocol.ipynb #96b92272
+LABELLED_HELD_OUT = {"tinyimagenet": "val"}     # datasets whose `test` images have no labels: evaluate on this split
+
+def follow_dataset(config: V1Config) -> V1Config:
+    """`config` with what its dataset implies for the V1 models: Tiny-ImageNet is evaluated on `val`; an image-folder
+    tree (ImageNet as distributed: `train/`, `val/`, no `test/`) on `val` when it has no `test` folder, its images
+    resized to the model's input size (64 px unless `model_kw.image_size` says otherwise). The run records the result."""
+    changes = {}
+    if config.test_split == "test" and config.dataset in LABELLED_HELD_OUT:
+        changes["test_split"] = LABELLED_HELD_OUT[config.dataset]
+    if config.dataset == "imagefolder":
+        root = Path(config.root).expanduser() if config.root else None
+        if config.test_split == "test" and root and not (root / "test").is_dir() and (root / "val").is_dir():
+            changes["test_split"] = "val"
+        if "size" not in config.dataset_kw:
+            changes["dataset_kw"] = {**config.dataset_kw, "size": int(config.model_kw.get("image_size", 64))}
+    return replace(config, **changes) if changes else config
 
 # %% ../../nbs/39a_v1_protocol.ipynb #98959536
 def rebuild_v1_model(config: V1Config, folder: RunFolder, checkpoint: str | None = None) -> torch.nn.Module:
@@ -153,6 +179,7 @@ def train_v1(config: V1Config, store=None, run_dir: Path | str | None = None, re
         source = load_run(config.finetune_from, model=False).config
         config = replace(config, model=source.model, model_kw=dict(source.model_kw))
         train = replace(train, train_only=("fc.*",), freeze=())
+    config = follow_dataset(config)          # the split it is evaluated on and its image size follow the dataset
     trainer = build_trainer("v1.train", config, build_model=_v1_model, train=train, store=store, run_dir=run_dir)
     trainer.fit(resume=resume)
     return finish_run(trainer, values={"epochs": trainer.epoch, "train_seconds": sum(h["seconds"] for h in trainer.history)})
@@ -230,7 +257,8 @@ register_protocol("v1.robustness", V1RobustnessConfig, v1_robustness, system="v1
 # %% ../../nbs/39a_v1_protocol.ipynb #3e1c47f5
 def _measure_properties(config: V1PropertiesConfig, trained: V1Config, model) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     "One row per responsive unit of the layer: grating properties, joined with texture properties when measured."
-    field = VisualField(image_size=int(trained.dataset_kw.get("image_size", 64)), field_degrees=config.field_degrees)
+    size = trained.model_kw.get("image_size", trained.dataset_kw.get("image_size", 64))     # the model's input size
+    field = VisualField(image_size=int(size), field_degrees=config.field_degrees)
     protocol = GratingProtocol.quick() if config.property_protocol == "quick" else GratingProtocol()
     prepare, layer, device = input_transform(trained), config.property_layer, config.device
     rfs = map_receptive_fields(model, layer, field, preprocess=prepare, device=device)
