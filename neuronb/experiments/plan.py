@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from ..core import get_device
 from ..data import get_dataset
@@ -17,7 +18,7 @@ from .protocol import get_protocol
 from ..models import create
 
 # %% auto #0
-__all__ = ['RunPlan', 'plan_text', 'register_plan', 'plan_run']
+__all__ = ['ASSUMED_FLOPS_PER_SECOND', 'RunPlan', 'plan_text', 'register_plan', 'plan_run']
 
 # %% ../../nbs/12c_experiments_plan.ipynb #f8c100e6
 @dataclass
@@ -30,6 +31,8 @@ class RunPlan:
     drop_last: bool = False
     model: str | None = None
     parameters: int | None = None
+    image_shape: tuple | None = None                  # (C, H, W) of one training image as the model sees it
+    forward_flops: int | None = None                  # of one image
     checkpoints: int = 0
     checkpoint_bytes: int = 0
     device: str = "cpu"
@@ -51,7 +54,23 @@ class RunPlan:
     def disk_bytes(self) -> int:
         return self.checkpoints * self.checkpoint_bytes
 
+    @property
+    def training_flops(self) -> int | None:
+        "Forward and backward (about 3 forwards) over every training image of every epoch of every run."
+        return None if self.forward_flops is None else 3 * self.forward_flops * sum(e * n for e, n in self.runs)
+
 # %% ../../nbs/12c_experiments_plan.ipynb #a67fd554
+ASSUMED_FLOPS_PER_SECOND = 100e12     # a recent GPU training a ResNet in bf16, sustained (not its peak)
+
+def _flop(n: float) -> str:
+    for unit, scale in (("EFLOP", 1e18), ("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n / 1e6:,.1f} MFLOP"
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
 def _size(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
@@ -76,6 +95,11 @@ def plan_text(plan: RunPlan) -> str:
     if plan.checkpoints:
         lines.append(f"  checkpoints     {plan.checkpoints} of about {_size(plan.checkpoint_bytes)}: "
                      f"about {_size(plan.disk_bytes)} on disk")
+    if plan.runs and plan.training_flops:
+        seconds = plan.training_flops / ASSUMED_FLOPS_PER_SECOND
+        lines.append(f"  compute         {_flop(plan.training_flops)} of training ({_flop(plan.forward_flops)} per image "
+                     f"forward): about {_hours(seconds)} at {ASSUMED_FLOPS_PER_SECOND / 1e12:.0f} TFLOP/s sustained (a lower bound "
+                     f"for small models; the run prints its measured rate after its first steps)")
     lines += [f"  note            {n}" for n in plan.notes]
     return "\n".join(lines)
 
@@ -96,8 +120,9 @@ def _training_runs(protocol: str, config) -> list:
     return [train.epochs] if train is not None and hasattr(config, "dataset") else []
 
 # %% ../../nbs/12c_experiments_plan.ipynb #5284b115
-def _split_sizes(config) -> tuple[dict, int | None]:
-    "Images per split of an experiment config (files are counted, not decoded) and the number of classes."
+def _split_sizes(config) -> tuple[dict, int | None, tuple]:
+    """Images per split of an experiment config (files are counted; one image is decoded for its shape), the number
+    of classes and the shape of a training image."""
     def read(split):
         return get_dataset(config.dataset, split, root=config.root, **config.dataset_kw)
     train = read("train")
@@ -110,17 +135,26 @@ def _split_sizes(config) -> tuple[dict, int | None]:
         sizes["train"] -= sizes["val"]
     if config.test_split:
         sizes["test"] = len(read(config.test_split))
-    return sizes, classes
+    shape = tuple(train.images.shape[1:]) if hasattr(train, "images") else tuple(train[0][0].shape)
+    return sizes, classes, shape
 
 # %% ../../nbs/12c_experiments_plan.ipynb #8a11498d
 _OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2}     # saved tensors per parameter besides the weights
 
 def _model_parameters(plan: RunPlan, config, classes: int | None):
+    "The model's parameters, and its forward FLOPs on one training image (counted by torch, on the CPU)."
     try:
         model = create(plan.model, **({"num_classes": classes} if classes else {}), **config.model_kw)
-        plan.parameters = sum(p.numel() for p in model.parameters())
     except (TypeError, ValueError, KeyError) as e:
         plan.notes.append(f"model size unknown: {plan.model} did not build here ({e})")
+        return
+    plan.parameters = sum(p.numel() for p in model.parameters())
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model.eval()(torch.zeros(1, *plan.image_shape))
+        plan.forward_flops = int(counter.get_total_flops())
+    except Exception as e:        # a model whose input is not one image batch: no compute estimate, the rest stands
+        plan.notes.append(f"compute unknown: {plan.model} did not run on one {plan.image_shape} image ({e})")
 
 def plan_run(protocol: str, config) -> RunPlan:
     """The plan of running `protocol` on `config`, made without training: its training runs and their epochs, images
@@ -132,7 +166,7 @@ def plan_run(protocol: str, config) -> RunPlan:
     if not hasattr(config, "dataset") or train is None:
         plan.runs = [(r, None) if isinstance(r, int) else tuple(r) for r in runs]
         return plan
-    plan.images, classes = _split_sizes(config)
+    plan.images, classes, plan.image_shape = _split_sizes(config)
     plan.runs = [(r, plan.images["train"]) if isinstance(r, int) else (int(r[0]), int(r[1])) for r in runs]
     plan.batch_size, plan.drop_last, plan.model = train.batch_size, train.drop_last, getattr(config, "model", None)
     if plan.model:
