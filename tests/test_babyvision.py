@@ -92,7 +92,7 @@ def test_presets_keep_the_recipes():
     from neuronb.experiments.protocol import list_presets, list_protocols, preset_config
     assert list_protocols("babyvision") == ["babyvision.maps", "babyvision.moco", "babyvision.probe",
                                             "babyvision.selectivity", "babyvision.temporal"]
-    assert all(list_presets(p) == ["tiny", "quick", "paper"] for p in list_protocols("babyvision"))
+    assert all(list_presets(p) == ["tiny", "quick", "paper", "rehearsal"] for p in list_protocols("babyvision"))
     tc = preset_config("babyvision.temporal", "quick")
     assert (tc.train.epochs, tc.train.batch_size, tc.train.lr, tc.train.precision, tc.model_kw, tc.precise_bn) == \
         (80, 32, 2e-3, "fp32", {"width": 0.5}, True)

@@ -7,12 +7,14 @@ command line, a thin layer over the registered `babyvision.*` protocols the note
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from ..cli import add_config_arguments, config_from_cli, run_config
 
 # %% auto #0
-__all__ = ['ACTIONS', 'PROTOCOLS', 'parse_sources', 'cmd_frames', 'action_config', 'cmd_protocol', 'run', 'add_parser']
+__all__ = ['ACTIONS', 'PROTOCOLS', 'FRAME_SETTINGS', 'FRAME_SIZE_FIELDS', 'parse_sources', 'frame_settings', 'frames_plan',
+           'cmd_frames', 'action_config', 'cmd_protocol', 'run', 'add_parser']
 
 # %% ../../nbs/67_babyvision_cli.ipynb #3077981c
 ACTIONS = ("frames", "train", "moco", "probe", "maps", "selectivity")
@@ -26,15 +28,52 @@ def parse_sources(items: list[str] | None) -> dict | None:
     pairs = [item.split("=", 1) if "=" in item else (Path(item).name or item, item) for item in items]
     return {name: path for name, path in pairs}
 
+# %% ../../nbs/67_babyvision_cli.ipynb #d445beff
+FRAME_SETTINGS = {      # `frames` flags per preset; tiny and quick are the flags' defaults before presets existed
+    "tiny": dict(fps=5, seg_len=4, short_side=72, crop=64, offset=4, rotate=False, sampling="exact"),
+    "quick": dict(fps=5, seg_len=4, short_side=72, crop=64, offset=4, rotate=False, sampling="exact"),
+    "paper": dict(fps=5, seg_len=288, short_side=256, crop=224, offset=16, rotate=True, sampling="exact")}
+FRAME_SIZE_FIELDS = ("seg_len", "short_side", "crop", "offset")     # what a rehearsal takes from tiny
+
+def frame_settings(preset: str, **flags) -> dict:
+    "The extraction settings of `preset` (`rehearsal`: paper with tiny sizes), then the `flags` given (not None)."
+    if preset == "rehearsal":
+        base = {**FRAME_SETTINGS["paper"], **{k: FRAME_SETTINGS["tiny"][k] for k in FRAME_SIZE_FIELDS}}
+    elif preset in FRAME_SETTINGS:
+        base = dict(FRAME_SETTINGS[preset])
+    else:
+        raise ValueError(f"frames: no preset {preset!r}; expected one of {[*FRAME_SETTINGS, 'rehearsal']}")
+    unknown = set(flags) - set(base)
+    if unknown:
+        raise ValueError(f"frames: unknown settings {sorted(unknown)}; expected {sorted(base)}")
+    return {**base, **{k: v for k, v in flags.items() if v is not None}}
+
+# %% ../../nbs/67_babyvision_cli.ipynb #d6b0f92a
+def frames_plan(videos, settings: dict) -> dict:
+    "What `frames` will do with `settings`: videos, their length, frames and classes it writes, and about how much disk."
+    from neuronb.data.frame_extraction import list_videos, video_info
+    infos = [video_info(p) for p in list_videos(videos)]
+    seconds = sum(i["frames"] / i["fps"] for i in infos if i["fps"])
+    frames = int(seconds * settings["fps"])
+    per_class = int(round(settings["seg_len"] * settings["fps"]))
+    side = settings["crop"] or settings["short_side"] or max(max(i["width"], i["height"]) for i in infos)
+    return {"videos": len(infos), "hours": round(seconds / 3600, 3), "frames": frames, "frames_per_class": per_class,
+            "classes": -(-frames // per_class), "disk_gb": round(frames * side * side * 3 / 10 / 1e9, 3),   # JPEG ~1/10
+            "settings": settings}
+
 # %% ../../nbs/67_babyvision_cli.ipynb #10847973
 def cmd_frames(args) -> int:
     from neuronb.data.frame_extraction import class_size_table, extract_frames
     from neuronb.data.video import make_headcam_videos
     videos = args.videos or make_headcam_videos(n_videos=args.n_videos, seconds=args.seconds)
     out = Path(args.out or "data/babyvision_frames")
-    summary = extract_frames(videos, out, fps=args.fps, seg_len=args.seg_len, short_side=args.short_side, crop=args.crop,
-                             offset=args.offset, rotate=args.rotate, restart_per_video=args.restart_per_video,
-                             sampling=args.sampling)
+    settings = frame_settings(args.preset, fps=args.fps, seg_len=args.seg_len, short_side=args.short_side, crop=args.crop,
+                              offset=args.offset, rotate=args.rotate, sampling=args.sampling)
+    if getattr(args, "dry_run", False) or args.preset == "paper":
+        print(json.dumps({"out": str(out), **frames_plan(videos, settings)}, indent=1))
+        if getattr(args, "dry_run", False):
+            return 0
+    summary = extract_frames(videos, out, restart_per_video=args.restart_per_video, **settings)
     table = class_size_table(summary)
     print(f"{summary['frames']} frames in {len(table)} classes under {out} "
           f"({int(table.full.sum())} full classes of {summary['settings']['frames_per_class']})")
@@ -50,6 +89,8 @@ def action_config(args):
         flags = {"mode": args.mode, "window": list(args.window) if args.window else None}
     elif args.action in ("probe", "maps", "selectivity"):
         flags = {"sources": parse_sources(args.source)}
+    if args.root:             # the extracted frames (train, moco) or the Toybox frames (probe, maps, selectivity)
+        flags["root"] = args.root
     if args.quiet and args.action in ("train", "moco"):
         flags["train"] = {"progress": False}
     return config_from_cli(PROTOCOLS[args.action], args, **flags)
@@ -74,13 +115,15 @@ def add_parser(subparsers) -> None:
     v.add_argument("--videos", help="folder of videos or one video (default: synthetic headcam videos)")
     v.add_argument("--n-videos", type=int, default=2); v.add_argument("--seconds", type=float, default=20)
     v.add_argument("--out", help="output folder of the frames")
-    v.add_argument("--fps", type=float, default=5); v.add_argument("--seg-len", type=float, default=4)
-    v.add_argument("--short-side", type=int, default=72); v.add_argument("--crop", type=int, default=64)
-    v.add_argument("--offset", type=int, default=4); v.add_argument("--rotate", action="store_true")
+    v.add_argument("--fps", type=float); v.add_argument("--seg-len", type=float)      # defaults: FRAME_SETTINGS[--preset]
+    v.add_argument("--short-side", type=int); v.add_argument("--crop", type=int)
+    v.add_argument("--offset", type=int); v.add_argument("--rotate", action=argparse.BooleanOptionalAction)
     v.add_argument("--restart-per-video", action="store_true")
-    v.add_argument("--sampling", choices=["exact", "original"], default="exact")
+    v.add_argument("--sampling", choices=["exact", "original"])
     t = p.add_argument_group("train / moco / probe / maps / selectivity")
     add_config_arguments(t)
+    t.add_argument("--root", help="train / moco: folder of extracted frames (class_XXXX/img_XXXX.jpeg); probe / maps / "
+                                  "selectivity: Toybox frames (<category>/<clip>_<frame>.jpeg)")
     t.add_argument("--quiet", action="store_true", help="train / moco: no progress bar")
     t.add_argument("--mode", choices=["static", "temporal"], help="moco: the positive is another crop or a neighbouring frame")
     t.add_argument("--window", type=int, nargs=2, metavar=("LOW", "HIGH"), help="temporal MoCo partner offsets (original: -1 0)")

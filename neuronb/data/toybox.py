@@ -21,8 +21,8 @@ from .synthetic import (SHAPE_FAMILIES, _hsv_to_rgb, check_choice, check_positiv
 
 # %% auto #0
 __all__ = ['TOYBOX_VERSION', 'TOYBOX_CATEGORIES', 'TOYBOX_TRANSFORMATIONS', 'TOYBOX_PATTERNS', 'TOYBOX_PROTOCOLS',
-           'instance_appearance', 'pose_sequence', 'render_instance', 'generate_toybox', 'iid_split', 'exemplar_split',
-           'toybox_dataset']
+           'TOYBOX_LAYOUT', 'instance_appearance', 'pose_sequence', 'render_instance', 'generate_toybox', 'iid_split',
+           'exemplar_split', 'toybox_dataset', 'toybox_folder', 'write_toybox_folder']
 
 # %% ../../nbs/61_data_toybox.ipynb #fdc98c8d
 TOYBOX_VERSION = 1
@@ -203,3 +203,59 @@ def toybox_dataset(split: str = "all", root: Path | None = None, protocol: str =
     else:
         parts = exemplar_split(data, n_held_out if n_held_out is not None else max(1, n_instances // 3), split_seed)
     return parts[0] if split == "train" else parts[1]
+
+# %% ../../nbs/61_data_toybox.ipynb #2e6a7ee7
+import os
+import re
+
+from .formats import IMAGE_EXTENSIONS, _finish, _is_image, _require_root, _save_image, _subdirs
+
+TOYBOX_LAYOUT = "<category>/<category>_<object>_pivothead_<transformation>_<frame>.jpeg"
+
+def _toybox_file(category: str, name: str, where: Path) -> tuple[int, str, int]:
+    "Object number, transformation and frame number of one Toybox frame file of `category`."
+    m = re.fullmatch(re.escape(category) + r"_(\d+)_(?:pivothead_)?(.+)_(\d+)\.[A-Za-z]+", name)
+    if m is None:
+        raise ValueError(f"dataset 'toybox_folder': {where / name} does not match "
+                         f"'{category}_<object>_pivothead_<transformation>_<frame>.<ext>'; expected root/{TOYBOX_LAYOUT}")
+    return int(m.group(1)), m.group(2), int(m.group(3))
+
+# %% ../../nbs/61_data_toybox.ipynb #6e4646b6
+@register_dataset("toybox_folder")
+def toybox_folder(split: str | None = "all", root=None, image_size: int | None = None, in_memory: bool = True,
+                  extensions: Sequence[str] = IMAGE_EXTENSIONS):
+    """Toybox frames on disk (`root/<category>/<clip>_<frame>.jpeg`), labelled as the rendered `toybox`. Every split
+    name reads all of them: Toybox has no fixed split, the probes draw `iid` / `exemplar` ones."""
+    root = _require_root("toybox_folder", root, TOYBOX_LAYOUT)
+    categories, items = _subdirs(root), []
+    for c, category in enumerate(categories):
+        for name in sorted(n for n in os.listdir(root / category) if _is_image(n, extensions)):
+            items.append((c, *_toybox_file(category, name, root / category), root / category / name))
+    if not items:
+        raise FileNotFoundError(f"dataset 'toybox_folder': no frames in {root}; expected root/{TOYBOX_LAYOUT}")
+    objects = sorted({(c, o) for c, o, *_ in items})
+    transformations = sorted({t for _, _, t, _, _ in items})
+    clips = sorted({(c, o, t) for c, o, t, _, _ in items})
+    labels = {"category": [c for c, *_ in items], "instance": [objects.index((c, o)) for c, o, *_ in items],
+              "instance_in_category": [sorted(o2 for c2, o2 in objects if c2 == c).index(o) for c, o, *_ in items],
+              "transformation": [transformations.index(t) for _, _, t, _, _ in items], "time": [f for *_, f, _ in items],
+              "video": [clips.index((c, o, t)) for c, o, t, _, _ in items]}
+    classes = {"category": categories, "instance": [f"{categories[c]}_{o:02d}" for c, o in objects],
+               "transformation": transformations}
+    meta = {"root": str(root), "filenames": [str(p.relative_to(root)) for *_, p in items]}
+    return _finish([p for *_, p in items], labels, classes, "toybox_folder", "all", in_memory, image_size, meta)
+
+# %% ../../nbs/61_data_toybox.ipynb #6dc80961
+def write_toybox_folder(data: ImageSet, folder: Path | str, ext: str = "jpeg", quality: int = 95) -> Path:
+    "Write a labelled Toybox-style set as `folder/<category>/<category>_<object>_pivothead_<transformation>_<frame>.<ext>`."
+    need = ("category", "instance_in_category", "transformation", "time")
+    missing = [k for k in need if k not in data.labels]
+    if missing or "transformation" not in data.classes:
+        raise ValueError(f"write_toybox_folder: needs labels {need} and transformation names; missing {missing}")
+    folder = Path(folder)
+    names = data.classes.get("category") or [f"category{c}" for c in range(data.num_classes("category"))]
+    for i, image in enumerate(data.images):
+        c, k, t, f = (int(data.labels[key][i]) for key in need)
+        clip = f"{names[c]}_{k + 1:02d}_pivothead_{data.classes['transformation'][t]}"
+        _save_image(image, folder / names[c] / f"{clip}_{f:04d}.{ext}", quality)
+    return folder

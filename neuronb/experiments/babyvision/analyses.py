@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from torch import nn
 
-import neuronb.data.toybox  # noqa: F401  (registers the `toybox` dataset)
+import neuronb.data.toybox  # noqa: F401  (registers the `toybox` and `toybox_folder` datasets)
 from ...analysis.attention_maps import (class_attention_maps, gradcam_maps, integrated_gradients_maps,
                                              plot_attention_comparison)
 from ...analysis.probe import decoding_table, imagenet_preprocess, linear_probe, probe_model, probe_splits
@@ -49,6 +50,9 @@ class AnalysisConfig(ExperimentConfig):
     layer: str = "features"
     probe_epochs: int = 100
     probe_lr: float = 5e-4
+
+    # a rehearsal takes these from the tiny preset: image size, trunk width, read-out epochs
+    size_fields: ClassVar[tuple] = (*ExperimentConfig.size_fields, "dataset_kw.image_size", "model_kw.width", "probe_epochs")
 
 # %% ../../../nbs/66b_babyvision_analyses.ipynb #12e3d1cf
 def source_model(source: str, config: AnalysisConfig) -> nn.Module:
@@ -98,6 +102,7 @@ class ProbeConfig(AnalysisConfig):
     protocols: tuple = ("iid", "exemplar")
     hog: bool = True
     n_held_out: int = 1                # instances of every category held out under `exemplar`
+    size_fields: ClassVar[tuple] = (*AnalysisConfig.size_fields, "n_held_out")
 
     def __post_init__(self):
         super().__post_init__()
@@ -123,6 +128,7 @@ class MapsConfig(AnalysisConfig):
     category: int = 0
     n_images: int = 6
     ig_steps: int = 16                 # integrated-gradients steps
+    size_fields: ClassVar[tuple] = (*AnalysisConfig.size_fields, "n_images", "ig_steps")
 
 def _attention_maps(model: nn.Module, readout: nn.Module, images: torch.Tensor, config: MapsConfig) -> dict:
     weights = readout.head.weight[config.category]
@@ -162,6 +168,7 @@ class SelectivityConfig(AnalysisConfig):
     layers: tuple = ("features",)
     top_units: int = 3
     top_k: int = 8
+    size_fields: ClassVar[tuple] = (*AnalysisConfig.size_fields, "top_units", "top_k")
 
     def __post_init__(self):
         super().__post_init__()
@@ -206,7 +213,7 @@ _ANALYSIS_SIZES = {
                              "n_frames": 4}, model_kw={"width": 0.5}, probe_epochs=5, probe_lr=1e-2),
     "quick": dict(dataset_kw={"image_size": 64, "n_instances": 4, "n_frames": 6}, model_kw={"width": 0.5},
                   probe_epochs=100, probe_lr=1e-3),
-    "paper": dict(dataset_kw={"image_size": 224}, model="resnext50_32x4d", model_kw={}, layer="layer4",
+    "paper": dict(dataset="toybox_folder", dataset_kw={"image_size": 224}, model="resnext50_32x4d", model_kw={}, layer="layer4",
                   probe_epochs=100, probe_lr=5e-4)}
 
 def _analysis_preset(config_cls: type, preset: str, **extra):

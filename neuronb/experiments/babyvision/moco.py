@@ -11,7 +11,7 @@ import copy
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -227,6 +227,10 @@ class MoCoConfig(ExperimentConfig):
     in_batch_negatives: bool = False   # also contrast with the batch's other keys (not in the original; see the notes)
     aug_plus: bool = True              # MoCo v2 augmentation (else v1)
     precise_bn: bool = False           # after training, recompute the query encoder's BN statistics on the frames
+
+    # a rehearsal takes these from the tiny preset: frame and crop size, trunk width, and the queue (below the frames)
+    size_fields: ClassVar[tuple] = (*ExperimentConfig.size_fields, "dataset_kw.size", "image_size", "model_kw.width",
+                                    "queue_size")
 
     def __post_init__(self):
         super().__post_init__()

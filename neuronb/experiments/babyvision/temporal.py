@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 from torch import nn
 
@@ -73,6 +73,9 @@ class TemporalConfig(ExperimentConfig):
     augment: bool = True               # the original's `--augmentation` (default on)
     crop_scale: tuple = (0.2, 1.0)
     precise_bn: bool = False           # after training, recompute batch-norm statistics on the unaugmented frames
+
+    # a rehearsal takes these from the tiny preset: the frames' and the crops' size, the trunk's width
+    size_fields: ClassVar[tuple] = (*ExperimentConfig.size_fields, "dataset_kw.size", "image_size", "model_kw.width")
 
     def __post_init__(self):
         super().__post_init__()
