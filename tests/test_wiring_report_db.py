@@ -49,3 +49,24 @@ def test_report_plots_an_original_scores_database(tmp_path):
     kn_rows = [line.split() for line in printed.splitlines() if line.split()[:1] == ["KN"]]
     assert kn_rows, printed[-2000:]
     assert abs(float(kn_rows[0][1]) - expected) < 0.01, (kn_rows, expected)
+
+
+def test_a_database_without_parameter_counts_or_at_birth_scores_gets_sentences_not_empty_figures(tmp_path):
+    "As the original public database: `model_parameter` rows whose counts are 0, and identifiers the report lacks."
+    raw = paper_style_scores(np.random.default_rng(1))
+    raw = raw[raw["modification"] != "CORnet-S_cluster2_IT_full_train_epoch_00"]          # no WC at birth
+    zeros = pd.DataFrame({"model_id": ["CORnet-S_full", "CORnet-S_cluster2_v2_IT_trconv3_bi"], "train_time": [0, 0],
+                          "weights_fixed": [0, 0], "weights_to_train": [0, 0], "additional_params": [0, 0],
+                          "flops": [None, None]})
+    db = export_scores(raw, tmp_path / "scores.sqlite", zeros)
+    [result] = run_reports(["wiring_up_vision"], preset="paper", out_dir=tmp_path / "out",
+                           parameters={"scores_db": str(db), "wcct": "CORnet-S_nothing_like_this"}, log=lambda *a: None)
+    assert result.audit.problems == []
+    executed = json.loads((tmp_path / "out" / "notebooks" / "wiring_up_vision.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in executed["cells"] if c["cell_type"] == "code"
+                      for o in c.get("outputs", []))
+    assert "model_parameter table holds no parameter counts (2 rows)" in printed
+    assert "no brain predictivity for the at-birth model(s) ['WC']" in printed
+    assert "no (images, epochs) point scored for both 'CORnet-S_nothing_like_this'" in printed
+    # at birth (KN only), supervised updates (standard only), per benchmark, trained fractions (from the architecture)
+    assert result.audit.images == 4 and result.audit.tables == 1

@@ -19,13 +19,16 @@ __all__ = ['cmd_init', 'cmd_train', 'cmd_grid', 'cmd_score', 'cmd_import_scores'
 def cmd_init(args) -> int:
     "Compute an init spec (JSON) from a trained run's last weights (any protocol's run folder, read by `load_run`)."
     from neuronb.experiments.protocol import load_run
-    from neuronb.experiments.wiring.initialization import compressed_size, compute_init, save_init, weight_compression_spec
+    from neuronb.experiments.wiring.initialization import (compressed_size, compute_init, conv_layers, save_init,
+                                                            weight_compression_spec)
     model = load_run(args.run_dir).model
     options = {"gabor": {"steps": args.gabor_steps, "n_starts": args.gabor_starts}, "cluster": {"n_init": args.n_init}}
     if args.method == "wc":
         spec = weight_compression_spec(model, source=str(args.run_dir), seed=args.seed, **options)
-    else:
-        spec = compute_init(model, args.method, source=str(args.run_dir), seed=args.seed, **options)
+    else:      # a Gabor spec is of the first conv (Kaiming normal elsewhere, as `build_model` fills it in)
+        methods = {next(iter(conv_layers(model))): "gabor"} if args.method == "gabor" else args.method
+        spec = compute_init(model, methods, source=str(args.run_dir), seed=args.seed,
+                            batchnorm=args.method != "gabor", **options)
     save_init(spec, args.out)
     size = compressed_size(spec)
     print(f"wrote {args.out}: {len(spec['layers'])} layers, {size['stored']} numbers for {size['weights']} weights "
@@ -42,7 +45,7 @@ def _run(protocol: str, args, **values):
 
 def cmd_train(args) -> int:
     "`wiring.train`: one configuration."
-    result = _run("wiring.train", args, model=args.model, dataset=args.dataset, name=args.name, init=args.init,
+    result = _run("wiring.train", args, model=args.model, dataset=args.dataset, root=args.root, name=args.name, init=args.init,
                   trained=args.trained, images=args.images, convergence=args.convergence,
                   train={"epochs": args.epochs} if args.epochs is not None else None)
     print(result_json(result))
@@ -51,7 +54,7 @@ def cmd_train(args) -> int:
 # %% ../../nbs/45_wiring_cli.ipynb #c9bed419
 def cmd_grid(args) -> int:
     "`wiring.grid`: images x epochs x init x trained layers, as a sweep of `wiring.train` runs."
-    result = _run("wiring.grid", args, model=args.model, dataset=args.dataset, name=args.name,
+    result = _run("wiring.grid", args, model=args.model, dataset=args.dataset, root=args.root, name=args.name,
                   grid_images=args.images, grid_epochs=args.epochs, grid_inits=args.init, grid_trained=args.trained)
     _print_table(result.table)
     return 0
@@ -97,6 +100,7 @@ def _train_parsers(actions):
                                ("grid", cmd_grid, "images x epochs x init x trained layers (protocol wiring.grid)")):
         q = actions.add_parser(action, help=help)
         q.add_argument("--model"); q.add_argument("--dataset"); q.add_argument("--name")
+        q.add_argument("--root", help="folder of an on-disk dataset (ImageNet: ROOT/{train,val}/<wnid>/*.JPEG)")
         many = {"nargs": "+"} if action == "grid" else {}
         q.add_argument("--init", **many, help="kaiming_normal or the path of an init spec")
         q.add_argument("--trained", **many, help="all | critical | decoder")

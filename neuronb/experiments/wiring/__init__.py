@@ -17,10 +17,13 @@ from neuronb.experiments.wiring.initialization import (CORNET_S_CLUSTERS, GABOR_
 from neuronb.experiments.wiring.training import (FRACTIONS, TRAINED_LAYERS, Converged, FractionalCheckpoints,  # noqa: F401
                                                  StopAtLearningRate, WiringConfig, WiringGridConfig, born_model,
                                                  build_model, checkpoint_name, engine_config, grid_config, grid_spec,
-                                                 saved_epochs, supervised_updates, train_grid, train_wiring,
+                                                 saved_epochs, sized_config, supervised_updates, train_grid,
+                                                 train_wiring,
                                                  trained_patterns, training_images)
 from neuronb.experiments.wiring.scores import (MODEL_PARAMETER_COLUMNS, MODEL_PARAMETER_DDL, RAW_SCORE_COLUMNS,  # noqa: F401
                                                RAW_SCORES_DDL, WiringScoreConfig, brain_predictivity, export_scores,
+                                               held_out_images,
                                                import_scores, model_parameters_from_store, parse_identifier,
-                                               read_score_file, score_model, score_run, top1_accuracy)
+                                               read_score_file, score_model, score_run, top1_accuracy,
+                                               trained_fractions)
 from neuronb.experiments.wiring.study import surrogate_wiring_study  # noqa: F401

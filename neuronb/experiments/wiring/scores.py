@@ -12,7 +12,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,15 +23,18 @@ from ...analysis.behavior import behavior_benchmark, check_behavior_data, load_b
 from ...analysis.predictivity import (check_neural_data, load_neural_data, normalized_input, region_scores,
                                           surrogate_neural_data)
 from ...core import atomic_path
+from ...data import get_dataset
 from ..protocol import (ConfigBase, RunFolder, RunResult, load_run, load_splits, register_preset,
                                           register_protocol)
-from .training import checkpoint_name
+from .training import checkpoint_name, sized_config, trained_patterns
+from ...models import create
+from ...train import set_trainable
 
 # %% auto #0
 __all__ = ['BRAIN_BENCHMARK_SUFFIXES', 'RAW_SCORES_DDL', 'MODEL_PARAMETER_DDL', 'RAW_SCORE_COLUMNS', 'MODEL_PARAMETER_COLUMNS',
            'v1_property_score', 'top1_accuracy', 'score_model', 'parse_identifier', 'brain_predictivity',
-           'export_scores', 'read_score_file', 'import_scores', 'model_parameters_from_store', 'WiringScoreConfig',
-           'score_run']
+           'export_scores', 'read_score_file', 'import_scores', 'model_parameters_from_store', 'trained_fractions',
+           'WiringScoreConfig', 'held_out_images', 'score_run']
 
 # %% ../../../nbs/44_wiring_scores.ipynb #ae69f5b7
 def v1_property_score(model: nn.Module, layer: str, image_size: int = 64, preprocess: Callable | None = None,
@@ -216,6 +219,21 @@ def model_parameters_from_store(store) -> pd.DataFrame:
                      "weights_to_train": trained, "additional_params": 0, "flops": None})
     return pd.DataFrame(rows, columns=MODEL_PARAMETER_COLUMNS)
 
+# %% ../../../nbs/44_wiring_scores.ipynb #177daa60
+def trained_fractions(trained: Sequence = ("all", "critical", "decoder"), model: str = "cornet_s",
+                      num_classes: int = 1000, **model_kw) -> pd.DataFrame:
+    """Trained and fixed weights of `model` (default the paper's CORnet-S with 1000 classes) for each choice of trained
+    layers (`TRAINED_LAYERS` names or pattern lists), counted from the architecture: the fractions a `model_parameter`
+    table records, for a score database whose counts are missing or zero."""
+    net = create(model, num_classes=num_classes, **model_kw)
+    rows = []
+    for choice in trained:
+        counts = set_trainable(net, train_only=trained_patterns(choice))
+        rows.append({"trained": choice if isinstance(choice, str) else ",".join(choice),
+                     "weights_to_train": counts["trainable"], "weights_fixed": counts["total"] - counts["trainable"],
+                     "fraction": counts["fraction"]})
+    return pd.DataFrame(rows)
+
 # %% ../../../nbs/44_wiring_scores.ipynb #8b7de7c2
 @dataclass
 class WiringScoreConfig(ConfigBase):
@@ -234,6 +252,8 @@ class WiringScoreConfig(ConfigBase):
     model_name: str | None = None        # default: the run's model
     modification: str | None = None      # default: `<run name>_epoch_<epoch or last>`
     name: str = "score"
+
+    size_fields: ClassVar[tuple] = ("max_features", "v1_image_size")
 
     def __post_init__(self):
         if self.surrogate_behavior and not self.surrogate_run:
@@ -258,13 +278,23 @@ def _score_data(config: WiringScoreConfig, test, label: str) -> tuple:
                                       preprocess=normalized_input())
     return neural, behavior
 
+# %% ../../../nbs/44_wiring_scores.ipynb #fae7238f
+def held_out_images(config):
+    """The labelled held-out split (`config.test_split`: ImageNet's `val`) a run's weights are scored on, in memory and
+    read at the run's `image_size`; its training images are not read."""
+    if not getattr(config, "test_split", None):
+        raise ValueError(f"wiring.score: the run's config ({type(config).__name__}) names no test_split to score on")
+    config = sized_config(config) if hasattr(config, "image_size") else config
+    data = get_dataset(config.dataset, config.test_split, root=config.root, **config.dataset_kw)
+    return data.to_imageset() if hasattr(data, "to_imageset") else data
+
 # %% ../../../nbs/44_wiring_scores.ipynb #134bc742
 def score_run(config: WiringScoreConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
     "Score a run's weights on the configured data and top-1 on its test split, into `store`; values: `{benchmark: score}`."
     if not config.run:
         raise ValueError("wiring.score needs the run folder to score: run=DIR (--run DIR)")
     scored = load_run(config.run, None if config.epoch is None else checkpoint_name(config.epoch))
-    test = load_splits(scored.config).test
+    test = held_out_images(scored.config)
     neural, behavior = _score_data(config, test, scored.config.label)
     folder = RunFolder.create("wiring.score", config, run_dir)
     modification = config.modification or \

@@ -8,19 +8,22 @@ over images x epochs x init x trained layers, counted in supervised updates."""
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import torch
 from torch import nn
 
 from ...core import atomic_torch_save, seed_everything
+from ...data import DATASETS
 from ..protocol import (ExperimentConfig, RunFolder, RunResult, Splits, build_trainer, finish_run,
                                           load_splits, register_preset, register_protocol)
 from ..runs import SweepSpec, expand_spec, load_result, run_inline
-from .initialization import apply_init, kaiming_normal_init, load_init
+from .initialization import apply_init, conv_layers, kaiming_normal_init, load_init
 from ...models import create
 from ...train import (Callback, StopTraining, TrainConfig, count_parameters, frozen_norm_layers,
                            recompute_bn_stats, set_trainable)
@@ -28,8 +31,8 @@ from ...train import (Callback, StopTraining, TrainConfig, count_parameters, fro
 # %% auto #0
 __all__ = ['TRAINED_LAYERS', 'FRACTIONS', 'trained_patterns', 'supervised_updates', 'checkpoint_name', 'FractionalCheckpoints',
            'Converged', 'StopAtLearningRate', 'saved_epochs', 'WiringConfig', 'build_model', 'born_model',
-           'training_images', 'engine_config', 'train_wiring', 'WiringGridConfig', 'grid_config', 'grid_spec',
-           'train_grid']
+           'sized_config', 'training_images', 'engine_config', 'train_wiring', 'WiringGridConfig', 'grid_config',
+           'grid_spec', 'train_grid']
 
 # %% ../../../nbs/42_wiring_training.ipynb #c80ca5bd
 TRAINED_LAYERS = {
@@ -139,16 +142,21 @@ class WiringConfig(ExperimentConfig):
     fractional: bool = True              # weights at epochs 0.0, 0.1 ... 0.9 and every epoch
     batchnorm_from_data: bool = True     # frozen batch norms: running statistics from training images first
     bn_batches: int = 4
+    image_size: int | None = None        # pixels (square) images are read at, where the reader takes a size (ImageNet: 224)
+
+    size_fields: ClassVar[tuple] = (*ExperimentConfig.size_fields, "model_kw.width", "images", "image_size")
 
 # %% ../../../nbs/42_wiring_training.ipynb #a628d047
 def build_model(config: WiringConfig, num_classes: int) -> nn.Module:
-    "The model of `config`, initialised as `config.init` says (seeded by `config.seed`)."
+    "The model of `config`, initialised as `config.init` says (seeded by `config.seed`; convs a spec leaves out: Kaiming normal)."
     generator = seed_everything(config.seed)
     model = create(config.model, num_classes=num_classes, **config.model_kw)
     if config.init == "kaiming_normal":
         kaiming_normal_init(model, generator)
     elif config.init not in ("default", "none"):
         spec = load_init(config.init)
+        if set(conv_layers(model)) - set(spec["layers"]):     # a partial spec (a Gabor first layer): Kaiming normal elsewhere
+            kaiming_normal_init(model, generator)
         layer_map = None
         if config.model in ("resnet50", "mobilenet_v2"):
             from neuronb.models.cornet import transfer_layer_map
@@ -168,10 +176,23 @@ def born_model(config: WiringConfig, splits: Splits) -> nn.Module:
                                mean=config.train.mean, std=config.train.std)
     return model
 
+# %% ../../../nbs/42_wiring_training.ipynb #b431912f
+def sized_config(config: WiringConfig) -> WiringConfig:
+    """`config` with its data reader's `size` set to `config.image_size`: an on-disk folder of images of mixed sizes,
+    as ImageNet is distributed, is read at one size. Unchanged without `image_size`, or for a reader that takes no
+    size (a generated data set, whose own options set its size)."""
+    size = getattr(config, "image_size", None)
+    if not size or "size" not in inspect.signature(DATASETS.get(config.dataset)).parameters:
+        return config
+    if config.dataset_kw.get("size", size) != size:
+        raise ValueError(f"image_size={size} but dataset_kw.size={config.dataset_kw['size']}; set one of them")
+    return replace(config, dataset_kw={**config.dataset_kw, "size": size})
+
 # %% ../../../nbs/42_wiring_training.ipynb #26cadeb9
 def training_images(config: WiringConfig, splits: Splits | None = None) -> Splits:
-    "The splits of `config` (default `load_splits`), the train set cut to a random `config.images` images when set."
-    splits = splits if splits is not None else load_splits(config)
+    """The splits of `config` (default `load_splits`, images read at `config.image_size`), the train set cut to a random
+    `config.images` images when set."""
+    splits = splits if splits is not None else load_splits(sized_config(config))
     if not config.images:
         return splits
     if config.images > len(splits.train):
@@ -207,17 +228,24 @@ def train_wiring(config: WiringConfig, store=None, run_dir: Path | str | None = 
 register_protocol("wiring.train", WiringConfig, train_wiring, system="wiring")
 
 # %% ../../../nbs/42_wiring_training.ipynb #708f5454
-def _cpu_run(dataset: str, dataset_kw: dict, width: float, epochs: int, batch_size: int) -> WiringConfig:
-    config = WiringConfig(dataset=dataset, dataset_kw=dataset_kw, model_kw={"width": width, "small_input": True})
+def _cpu_run(dataset: str, dataset_kw: dict, width: float, epochs: int, batch_size: int,
+             image_size: int | None = None) -> WiringConfig:
+    config = WiringConfig(dataset=dataset, dataset_kw=dataset_kw, model_kw={"width": width, "small_input": True},
+                          image_size=image_size)
     return replace(config, train=replace(config.train, epochs=epochs, batch_size=batch_size))
 
 def _paper_run() -> WiringConfig:
-    "CORnet-S on ImageNet (an image folder at `root`, `val` as test): SGD lr 0.1, momentum 0.9, wd 1e-4, batch 256, plateau x0.1 / 3."
-    return WiringConfig(dataset="imagefolder", dataset_kw={}, test_split="val", model_kw={}, train=TrainConfig(
+    """CORnet-S on ImageNet as distributed (`root/{train,val}/<wnid>/*.JPEG`, images read at 224 px; every training
+    image trained on, `val` the test split): SGD lr 0.1, momentum 0.9, wd 1e-4, batch 256, plateau x0.1 / 3. Frozen
+    batch norms use batch statistics while training (at the paper's lr, running statistics let critical training
+    diverge)."""
+    return WiringConfig(dataset="imagefolder", dataset_kw={}, val_fraction=0.0, test_split="val", model_kw={},
+                        image_size=224, train=TrainConfig(
         epochs=45, batch_size=256, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, schedule="plateau",
-        gamma=0.1, patience=3, augment="crop_flip", checkpoint_every=1))
+        gamma=0.1, patience=3, augment="crop_flip", checkpoint_every=1,
+        frozen_norm_eval=False))   # frozen batch norms normalise by batch statistics, as the original's `_bi` models
 
-register_preset("wiring.train", "tiny", lambda: _cpu_run("shapes", {"n_per_class": 5, "image_size": 32}, 0.125, 1, 16))
+register_preset("wiring.train", "tiny", lambda: _cpu_run("shapes", {"n_per_class": 5, "image_size": 32}, 0.125, 1, 16, 32))
 register_preset("wiring.train", "quick", lambda: _cpu_run("digits", {}, 0.25, 3, 32))
 register_preset("wiring.train", "paper", _paper_run)
 
@@ -230,6 +258,8 @@ class WiringGridConfig(WiringConfig):
     grid_epochs: list = field(default_factory=lambda: [1])
     grid_inits: list = field(default_factory=lambda: ["kaiming_normal"])
     grid_trained: list = field(default_factory=lambda: ["all"])
+
+    size_fields: ClassVar[tuple] = (*WiringConfig.size_fields, "grid_images", "grid_epochs")
 
 # %% ../../../nbs/42_wiring_training.ipynb #175cc455
 def grid_config(config: WiringConfig, **grid) -> WiringGridConfig:
@@ -276,7 +306,7 @@ register_protocol("wiring.grid", WiringGridConfig, train_grid, system="wiring", 
 
 # %% ../../../nbs/42_wiring_training.ipynb #7e70c189
 register_preset("wiring.grid", "tiny", lambda: grid_config(
-    _cpu_run("shapes", {"n_per_class": 5, "image_size": 32}, 0.125, 1, 16), grid_images=[40, 0], grid_epochs=[0.5, 1]))
+    _cpu_run("shapes", {"n_per_class": 5, "image_size": 32}, 0.125, 1, 16, 32), grid_images=[40, 0], grid_epochs=[0.5, 1]))
 register_preset("wiring.grid", "quick", lambda: grid_config(
     _cpu_run("digits", {}, 0.25, 3, 32), grid_images=[320, 0], grid_epochs=[0.2, 0.5, 1, 3]))
 register_preset("wiring.grid", "paper", lambda: grid_config(
