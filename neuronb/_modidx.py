@@ -1721,6 +1721,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                           'neuronb/experiments/wiring/training.py'),
                                                      'neuronb.experiments.wiring.training.grid_spec': ( 'wiring_training.html#grid_spec',
                                                                                                         'neuronb/experiments/wiring/training.py'),
+                                                     'neuronb.experiments.wiring.training.planned_runs': ( 'wiring_training.html#planned_runs',
+                                                                                                           'neuronb/experiments/wiring/training.py'),
                                                      'neuronb.experiments.wiring.training.saved_epochs': ( 'wiring_training.html#saved_epochs',
                                                                                                            'neuronb/experiments/wiring/training.py'),
                                                      'neuronb.experiments.wiring.training.sized_config': ( 'wiring_training.html#sized_config',

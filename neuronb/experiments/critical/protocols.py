@@ -24,9 +24,10 @@ from torch import nn
 
 from ...analysis.information import usable_information
 from ...analysis.sensor_variance import SensorVariance, sensor_variance, summarize
-from ...core import atomic_path, config_from_dict, config_to_dict, runs_dir
-from ..protocol import (ExperimentConfig, RunFolder, RunResult, Splits, load_run, load_splits,
+from ...core import atomic_path, runs_dir
+from ..protocol import (ConfigBase, ExperimentConfig, RunFolder, RunResult, Splits, load_run, load_splits,
                                           load_state, register_preset, register_protocol, train_run)
+from ..plan import register_plan
 from ...models import create, region_layers
 from ...train import Batch, Callback, Trainer, TrainConfig
 from .sensors import (CIFAR_MEAN, CIFAR_STD, Blur, ContrastLoss, IndependentSensors, Noise,
@@ -63,6 +64,7 @@ class CriticalConfig(ExperimentConfig):
     track_information: int = 0         # every k epochs, usable information per sensor on the validation set (0: off)
 
     option_fields: ClassVar[dict] = {"dataset": "dataset_kw", "deficit": "deficit_kw"}   # another deficit: its own options
+    size_fields: ClassVar[tuple] = (*ExperimentConfig.size_fields, "model_kw.width")
 
     def __post_init__(self):
         super().__post_init__()
@@ -156,6 +158,8 @@ class RemovalConfig(CriticalConfig):
     "The critical-period curve: remove `deficit` at each of `removal_epochs`, train `post_epochs` more."
     removal_epochs: list = field(default_factory=lambda: [0])
     post_epochs: int = 1
+
+    size_fields: ClassVar[tuple] = (*CriticalConfig.size_fields, "removal_epochs", "post_epochs")
 
     def __post_init__(self):
         super().__post_init__()
@@ -275,6 +279,20 @@ for _protocol in ("critical.train", "critical.removal", "critical.windows"):
     for _size in SIZES:
         register_preset(_protocol, _size, lambda protocol=_protocol, size=_size: critical_preset(protocol, size))
 
+# %% ../../../nbs/25_critical_protocols.ipynb #91efb3e5
+def _removal_runs(config: RemovalConfig) -> list[int]:
+    "Epochs trained by each run of a removal sweep: the main run to the last removal epoch, then `post_epochs` per k."
+    last = config.removal_epochs[-1]
+    return ([last] if last > 0 else []) + [config.post_epochs] * len(config.removal_epochs)
+
+def _window_runs(config: WindowConfig) -> list[int]:
+    "Epochs trained by each run of a window sweep: the run without a deficit, then one run per onset."
+    return [config.train.epochs] * (1 + len(config.onsets))
+
+register_plan("critical.removal", _removal_runs)
+register_plan("critical.windows", _window_runs)
+register_plan("critical.variance", lambda config: [])
+
 # %% ../../../nbs/25_critical_protocols.ipynb #15edc6ac
 def sensor_variance_of_run(run_dir: Path | str, layers: Sequence[str] | None = None, checkpoint: str | None = None,
                            n_batches: int = 20, batch_size: int = 50) -> dict[str, SensorVariance]:
@@ -292,7 +310,7 @@ def sensor_variance_of_run(run_dir: Path | str, layers: Sequence[str] | None = N
 
 # %% ../../../nbs/25_critical_protocols.ipynb #2a303729
 @dataclass
-class SensorVarianceConfig:
+class SensorVarianceConfig(ConfigBase):
     "Relative sensor variance of the finished `critical.train` run in `source`."
     name: str = "sensor-variance"
     source: str = ""                   # the run folder to measure
@@ -302,12 +320,7 @@ class SensorVarianceConfig:
     batch_size: int = 50
     threshold: float = 0.9             # |relative| >= threshold: dominated by one sensor
 
-    @classmethod
-    def from_dict(cls, values: dict, where: str | None = None) -> "SensorVarianceConfig":
-        return config_from_dict(cls, values, where or cls.__name__)
-
-    def to_dict(self) -> dict:
-        return config_to_dict(self)
+    size_fields: ClassVar[tuple] = ("n_batches",)
 
 # %% ../../../nbs/25_critical_protocols.ipynb #9c309e3d
 def measure_sensor_variance(config: SensorVarianceConfig, store=None, run_dir: Path | str | None = None) -> RunResult:

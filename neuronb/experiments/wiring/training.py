@@ -20,6 +20,7 @@ from torch import nn
 
 from ...core import atomic_torch_save, seed_everything
 from ...data import DATASETS
+from ..plan import register_plan
 from ..protocol import (ExperimentConfig, RunFolder, RunResult, Splits, build_trainer, finish_run,
                                           load_splits, register_preset, register_protocol)
 from ..runs import SweepSpec, expand_spec, load_result, run_inline
@@ -32,7 +33,7 @@ from ...train import (Callback, StopTraining, TrainConfig, count_parameters, fro
 __all__ = ['TRAINED_LAYERS', 'FRACTIONS', 'trained_patterns', 'supervised_updates', 'checkpoint_name', 'FractionalCheckpoints',
            'Converged', 'StopAtLearningRate', 'saved_epochs', 'WiringConfig', 'build_model', 'born_model',
            'sized_config', 'training_images', 'engine_config', 'train_wiring', 'WiringGridConfig', 'grid_config',
-           'grid_spec', 'train_grid']
+           'grid_spec', 'train_grid', 'planned_runs']
 
 # %% ../../../nbs/42_wiring_training.ipynb #c80ca5bd
 TRAINED_LAYERS = {
@@ -303,6 +304,19 @@ def train_grid(config: WiringGridConfig, store=None, run_dir: Path | str | None 
     return result
 
 register_protocol("wiring.grid", WiringGridConfig, train_grid, system="wiring", resumable=False)
+
+# %% ../../../nbs/42_wiring_training.ipynb #dcf483cf
+def planned_runs(config: WiringConfig) -> list:
+    "The training runs `wiring.train` / `wiring.grid` make on `config` (`--dry-run`): (epochs, images) per run."
+    def one(images: int, epochs: int):
+        return (epochs, images) if images else epochs         # 0 images: all of them
+    if hasattr(config, "grid_images"):        # a WiringGridConfig
+        epochs = max(1, math.ceil(max(config.grid_epochs)))
+        return [one(int(n), epochs) for n in config.grid_images for _ in config.grid_inits for _ in config.grid_trained]
+    return [one(config.images, config.train.epochs)]
+
+register_plan("wiring.train", planned_runs)
+register_plan("wiring.grid", planned_runs)
 
 # %% ../../../nbs/42_wiring_training.ipynb #7e70c189
 register_preset("wiring.grid", "tiny", lambda: grid_config(
