@@ -1387,6 +1387,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                           'neuronb.experiments.plan._flop': ('experiments_plan.html#_flop', 'neuronb/experiments/plan.py'),
                                           'neuronb.experiments.plan._hours': ( 'experiments_plan.html#_hours',
                                                                                'neuronb/experiments/plan.py'),
+                                          'neuronb.experiments.plan._inputs': ( 'experiments_plan.html#_inputs',
+                                                                                'neuronb/experiments/plan.py'),
                                           'neuronb.experiments.plan._model_parameters': ( 'experiments_plan.html#_model_parameters',
                                                                                           'neuronb/experiments/plan.py'),
                                           'neuronb.experiments.plan._size': ('experiments_plan.html#_size', 'neuronb/experiments/plan.py'),

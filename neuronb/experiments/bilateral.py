@@ -393,7 +393,7 @@ def planned_runs(config: BilateralConfig, protocol: str = "bilateral.pipeline") 
     return [config.train.epochs, config.train.epochs, heads] + [config.train.epochs] * (2 * config.baselines)
 
 for _protocol in ("bilateral.hemisphere", "bilateral.train", "bilateral.pipeline"):
-    register_plan(_protocol, lambda config, p=_protocol: planned_runs(config, p))
+    register_plan(_protocol, lambda config, p=_protocol: planned_runs(config, p), build_model=build_model)
 
 # %% ../../nbs/53_bilateral_protocol.ipynb #2614a795
 def ensemble_spec(spec: SweepSpec | dict | str | Path, store=None) -> SweepSpec:

@@ -5,6 +5,7 @@
 # %% ../../nbs/12c_experiments_plan.ipynb #073f0817
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -105,12 +106,16 @@ def plan_text(plan: RunPlan) -> str:
 
 # %% ../../nbs/12c_experiments_plan.ipynb #75717f45
 _PLANS: dict[str, Callable] = {}
+_MODEL_BUILDERS: dict[str, Callable] = {}
 
-def register_plan(protocol: str, runs: Callable) -> Callable:
+def register_plan(protocol: str, runs: Callable, build_model: Callable | None = None) -> Callable:
     """Register `runs(config)`: one entry per training run `protocol` makes on `config`'s data, its epochs (on all the
     training images) or `(epochs, images)` (on a subset); [] for a measurement. A protocol with a `train` config and
-    nothing registered makes one run."""
+    nothing registered makes one run. `build_model(config)` builds the model to size when the registry's
+    `create(config.model, num_classes=...)` cannot (a model sized from several labels)."""
     _PLANS[protocol] = runs
+    if build_model is not None:
+        _MODEL_BUILDERS[protocol] = build_model
     return runs
 
 def _training_runs(protocol: str, config) -> list:
@@ -141,17 +146,26 @@ def _split_sizes(config) -> tuple[dict, int | None, tuple]:
 # %% ../../nbs/12c_experiments_plan.ipynb #8a11498d
 _OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2}     # saved tensors per parameter besides the weights
 
+def _inputs(model, shape: tuple) -> list:
+    "One zero image per input the model's forward takes (a two-sensor model takes two)."
+    needed = [p for p in inspect.signature(model.forward).parameters.values()
+              if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return [torch.zeros(1, *shape) for _ in range(max(1, len(needed)))]
+
 def _model_parameters(plan: RunPlan, config, classes: int | None):
     "The model's parameters, and its forward FLOPs on one training image (counted by torch, on the CPU)."
     try:
-        model = create(plan.model, **({"num_classes": classes} if classes else {}), **config.model_kw)
+        if plan.protocol in _MODEL_BUILDERS:
+            model = _MODEL_BUILDERS[plan.protocol](config)
+        else:
+            model = create(plan.model, **({"num_classes": classes} if classes else {}), **config.model_kw)
     except (TypeError, ValueError, KeyError) as e:
         plan.notes.append(f"model size unknown: {plan.model} did not build here ({e})")
         return
     plan.parameters = sum(p.numel() for p in model.parameters())
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model.eval()(torch.zeros(1, *plan.image_shape))
+            model.eval()(*_inputs(model, plan.image_shape))
         plan.forward_flops = int(counter.get_total_flops())
     except Exception as e:        # a model whose input is not one image batch: no compute estimate, the rest stands
         plan.notes.append(f"compute unknown: {plan.model} did not run on one {plan.image_shape} image ({e})")
