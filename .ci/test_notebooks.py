@@ -10,6 +10,7 @@ already imported torch and neuronb, so the isolation costs a fork, not an import
 import argparse
 import multiprocessing
 import os
+import queue
 import sys
 import time
 from pathlib import Path
@@ -28,13 +29,37 @@ from neuronb.experiments.protocol import _import_systems  # noqa: E402
 _import_systems()
 
 
-def _one_thread():
+def _test_one(path: Path, kw: dict, results) -> None:
+    "In a forked child: one notebook, its (passed, seconds) sent back."
     torch.set_num_threads(1)
+    outcome = (False, 0.0)
+    try:
+        outcome = test_nb(path, **kw)
+    finally:
+        results.put((str(path), outcome))
 
 
-def _test(args):
-    path, kw = args
-    return test_nb(path, **kw)
+def run_notebooks(files: list, kw: dict, n_workers: int) -> dict:
+    """Each notebook in a child forked for it, `n_workers` at a time; {path: (passed, seconds)}. The children are
+    ordinary (not daemonic) processes, so a notebook can start its own (DataLoader workers, a Dask cluster)."""
+    ctx = multiprocessing.get_context("fork")
+    results, pending, running, done = ctx.Queue(), list(files), {}, {}
+    while pending or running:
+        while pending and len(running) < n_workers:
+            path = pending.pop(0)
+            running[str(path)] = child = ctx.Process(target=_test_one, args=(path, kw, results))
+            child.start()
+        try:
+            path, outcome = results.get(timeout=5)
+            done[path] = outcome
+            running.pop(path).join()
+        except queue.Empty:             # a child that died without reporting (a crash) fails its notebook
+            for path, child in list(running.items()):
+                if not child.is_alive() and path not in done:
+                    print(f"{Path(path).name}: its process ended with exit code {child.exitcode}", file=sys.stderr)
+                    done[path] = (False, 0.0)
+                    running.pop(path)
+    return done
 
 
 def main(argv=None) -> int:
@@ -54,9 +79,8 @@ def main(argv=None) -> int:
     kw = dict(skip_flags=skip_flags, force_flags=[], basepath=cfg.config_path, cell_timeout=cfg.cell_timeout or None)
     start = time.time()
     os.chdir(cfg.nbs_path)
-    # fork (not spawn): the children start with torch and neuronb imported; one notebook per child
-    with multiprocessing.get_context("fork").Pool(args.n_workers, initializer=_one_thread, maxtasksperchild=1) as pool:
-        results = pool.map(_test, [(f, kw) for f in files], chunksize=1)
+    done = run_notebooks(files, kw, args.n_workers)
+    results = [done[str(f)] for f in files]
     failed = [f.name for f, (passed, _) in zip(files, results) if not passed]
     if args.timing:
         for f, (_, seconds) in sorted(zip(files, results), key=lambda r: -r[1][1]):
