@@ -30,8 +30,9 @@ test: setup
 test-notebooks: setup
 	$(BIN)/python .ci/test_notebooks.py --n-workers 2 --timing
 
+# two test processes, one per core (tests run torch on one thread); a test file's fixtures stay in one process
 test-pytest: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 reports: setup
 	$(BIN)/neuronb report --preset $(PRESET)

@@ -110,8 +110,11 @@ def test_dry_run_prints_the_plan_and_runs_nothing(isolated):
     assert "resnet18_cifar" in lines["model"] and not run_dir.exists()
 
 
-def test_bench_data_prints_loader_against_model(isolated):
-    "`neuronb bench data --quick`: the streaming loader's images/s beside the training step's, with their ratio."
-    out = run_cli("bench", "data", "--quick")
-    assert out.returncode == 0, out.stderr
-    assert "loader (" in out.stdout and "bottleneck" in out.stdout, out.stdout
+def test_bench_data_is_wired_to_the_benchmark(monkeypatch, capsys):
+    "`neuronb bench data --quick --workers 3` calls `bench_data` with those options (tests/test_streaming.py runs it)."
+    import neuronb.bench
+    from neuronb.cli import main
+    called = {}
+    monkeypatch.setattr(neuronb.bench, "bench_data", lambda **kw: called.update(kw))
+    assert main(["bench", "data", "--quick", "--workers", "3", "--size", "96"]) == 0
+    assert called["quick"] is True and called["num_workers"] == 3 and called["size"] == 96 and "batch_size" not in called

@@ -73,11 +73,12 @@ def test_folder_larger_than_the_limit_trains_streaming(folder, isolated, monkeyp
     from neuronb.store import RunStore
     limit_gb = 1e-5
     assert decoded_nbytes(get_dataset("imagefolder", "train", root=folder)) > limit_gb * 1e9
-    decoded = []
+    decoded_log = isolated / "decoded.txt"            # the DataLoader's worker processes append here too
     read_item = FileImageDataset.__getitem__
 
     def counting(self, i):
-        decoded.append(i)
+        with open(decoded_log, "a") as log:
+            log.write(f"{i}\n")
         return read_item(self, i)
 
     def never(self):
@@ -87,6 +88,7 @@ def test_folder_larger_than_the_limit_trains_streaming(folder, isolated, monkeyp
         m.setattr(FileImageDataset, "to_imageset", never)
         m.setattr(FileImageDataset, "__getitem__", counting)
         streamed = _train_cli(folder, isolated / "streamed", capsys, f"memory_limit_gb={limit_gb}")
+    decoded = decoded_log.read_text().split()
     assert len(decoded) >= 2 * 120 + 60                 # two epochs of train and val files, then the test files
     memory = _train_cli(folder, isolated / "memory", capsys, "in_memory=true")
     assert streamed["test"] == memory["test"] and streamed["epochs"] == memory["epochs"] == 2

@@ -363,9 +363,17 @@ def cached_generate(kind: str, params: dict, generate: Callable[[Path], None], r
         files = {str(p.relative_to(tmp)): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         atomic_write_text(tmp / "manifest.json", json.dumps(
             {"kind": kind, "params": params, "files": files, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=1))
+        if folder.is_dir() and _manifest_ok(folder, params):     # another process made it meanwhile: keep theirs
+            shutil.rmtree(tmp)
+            return folder
         if folder.exists():
             shutil.rmtree(folder)
-        tmp.rename(folder)
+        try:
+            tmp.rename(folder)
+        except OSError:                     # lost the race between the check and the rename
+            if not (folder.is_dir() and _manifest_ok(folder, params)):
+                raise
+            shutil.rmtree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
