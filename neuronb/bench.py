@@ -26,8 +26,8 @@ from .train import Trainer, TrainConfig
 
 # %% auto #0
 __all__ = ['DATA_BENCH_QUICK', 'matmul_peak', 'parse_cpuinfo', 'cpu_description', 'training_step_flops', 'PILDataset',
-           'reference_train', 'TrainBenchResult', 'bench_train', 'write_jpeg_tree', 'loader_images_per_s',
-           'step_images_per_s', 'DataBenchResult', 'bench_data']
+           'reference_train', 'TrainBenchResult', 'timed_epoch', 'bench_train', 'write_jpeg_tree',
+           'loader_images_per_s', 'step_images_per_s', 'DataBenchResult', 'bench_data']
 
 # %% ../nbs/13_bench.ipynb #29c22816
 def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, seconds: float = 1.0, device=None,
@@ -171,6 +171,16 @@ class TrainBenchResult:
                f"reference {ref_achieved / 1e9:.1f} GFLOP/s = {ref_achieved / self.peak_fp32:.1%} of the fp32 peak"]
         return out
 
+# %% ../nbs/13_bench.ipynb #738e2447
+def timed_epoch(model: nn.Module, data, cfg: TrainConfig, warmup_batches: int = 2) -> tuple[float, Trainer]:
+    """Images per second of one engine training epoch of `model` on in-memory `data`, after `warmup_batches` untimed
+    steps on a copy of the model (first steps pay for allocation and kernel selection); and the trainer."""
+    Trainer(copy.deepcopy(model), data.subset(torch.arange(warmup_batches * cfg.batch_size)), cfg).train_epoch(0)
+    trainer = Trainer(model, data, cfg)
+    start = time.perf_counter()
+    trainer.train_epoch(0)
+    return len(data) / (time.perf_counter() - start), trainer
+
 # %% ../nbs/13_bench.ipynb #9f125340
 def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_per_class: int = 250,
                 num_workers: int = 2, precision: str = "auto", seed: int = 0, log=print) -> TrainBenchResult:
@@ -205,12 +215,7 @@ def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_p
     cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=0.05, schedule="none", precision=precision,
                       augment="crop_flip", progress=False, seed=seed)
     # warm up on a throw-away copy, as the reference loop's first steps are not timed either
-    Trainer(copy.deepcopy(model), sub.subset(torch.arange(3 * batch_size)), cfg).train_epoch(0)
-    trainer = Trainer(model, sub, cfg)
-    start = time.perf_counter()
-    trainer.train_epoch(0)
-    elapsed = time.perf_counter() - start
-    ours = steps * batch_size / elapsed
+    ours, trainer = timed_epoch(model, sub, cfg, warmup_batches=3)
     our_acc = trainer.evaluate(test)["acc"]
     result = TrainBenchResult(ours, ref["images_per_s"], our_acc, ref_acc, steps, batch_size, precision, flops,
                               peak32, peak16, trainer.channels_last,
@@ -259,11 +264,7 @@ def step_images_per_s(model: nn.Module, size: int, batch_size: int, steps: int, 
                     {"fine": torch.randint(0, num_classes, (n,), generator=g)})
     cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=0.01, schedule="none", precision=precision,
                       augment="flip", progress=False, seed=seed)
-    Trainer(copy.deepcopy(model), data.subset(torch.arange(2 * batch_size)), cfg).train_epoch(0)
-    trainer = Trainer(model, data, cfg)
-    start = time.perf_counter()
-    trainer.train_epoch(0)
-    return n / (time.perf_counter() - start), trainer
+    return timed_epoch(model, data, cfg, warmup_batches=2)
 
 # %% ../nbs/13_bench.ipynb #1d74a5f0
 @dataclass

@@ -24,3 +24,15 @@ def run_cli(*args, env=None, cwd=None, timeout=600):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, env=full_env,
                           cwd=cwd or ROOT, timeout=timeout)
+
+
+def cli_in_process(*argv) -> str:
+    "Run `neuronb ARGV` in this process (as the installed command does); its stdout, exit status 0 asserted."
+    import contextlib
+    import io
+    from neuronb.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([str(a) for a in argv])
+    assert status == 0, f"neuronb {' '.join(map(str, argv))} exited {status}:\n{err.getvalue()[-2000:]}"
+    return out.getvalue()

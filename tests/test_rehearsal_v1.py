@@ -1,8 +1,6 @@
 """Rehearsal of the V1-constraints paper path: the commands a GPU user types with `--preset paper`, typed here with
 `--preset rehearsal` (the paper recipe, readers and model family at the tiny preset's sizes) on small trees in the
 on-disk layouts of ImageNet, Tiny-ImageNet and Tiny-ImageNet-C."""
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -11,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from neuronb.cli import main
 from neuronb.data import ImageSet
 from neuronb.data.formats import write_image_folder, write_tinyimagenet, write_tinyimagenet_c
 from neuronb.experiments.v1 import TINY_CORRUPTIONS
 from neuronb.store import RunStore
+from conftest import cli_in_process
 
 WNIDS = ["n01443537", "n01629819", "n01641577", "n01644900"]
 SEVERITIES = (1, 3)          # the rehearsal's (the tiny preset's) severities; a real Tiny-ImageNet-C has 1-5
@@ -35,13 +33,7 @@ def _is_jpeg(path: Path) -> bool:
         return im.format == "JPEG"
 
 
-def _cli(*argv) -> str:
-    "Run `neuronb ARGV` in this process; its stdout (the exit code must be 0)."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    assert code == 0, f"neuronb {' '.join(map(str, argv))} exited {code}:\n{err.getvalue()[-2000:]}"
-    return out.getvalue()
+_cli = cli_in_process
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 `val/<wnid>/*.JPEG`, images of mixed sizes, no `test/`), CORnet-S, the WC and Gabor init specs, critical training,
 the images x epochs grid, scoring against neural and behavioural data files, and the report on the exported score
 database: the commands a GPU user types, with `--preset rehearsal` (the paper recipe at the tiny preset's sizes)."""
-import contextlib
-import io
 import json
 import shutil
 
@@ -12,7 +10,6 @@ import torch
 
 from neuronb.analysis.behavior import save_behavior_data, surrogate_behavior
 from neuronb.analysis.predictivity import normalized_input, save_neural_data, surrogate_neural_data
-from neuronb.cli import main
 from neuronb.data.core import ImageSet
 from neuronb.data.formats import write_image_folder
 from neuronb.experiments.protocol import RunFolder, load_run
@@ -20,6 +17,7 @@ from neuronb.experiments.wiring import (checkpoint_name, held_out_images, read_s
                                         trained_fractions)
 from neuronb.report import run_reports
 from neuronb.store import RunStore
+from conftest import cli_in_process
 
 WNIDS = ["n01440764", "n01443537", "n01484850", "n01491361"]      # class folders are WordNet ids, sorted
 STANDARD, WCCT = "CORnet-S_full", "CORnet-S_cluster2_v2_IT_trconv3_bi"   # the paper's identifiers
@@ -42,13 +40,7 @@ def write_imagenet(root, n_train=10, n_val=5, size=40, seed=0):
     return root
 
 
-def cli(*argv) -> str:
-    "`neuronb ARGV...` in this process (as the installed command runs it); its stdout, exit status 0 asserted."
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main([str(a) for a in argv])
-    assert status == 0, f"neuronb {' '.join(map(str, argv))}: {err.getvalue()[-1500:]}"
-    return out.getvalue()
+cli = cli_in_process
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from ..core import get_device
 from ..data import get_dataset
 from .protocol import get_protocol
 from ..models import create
+from ..train import _duration     # the engine's time format, as its throughput estimate prints
 
 # %% auto #0
 __all__ = ['ASSUMED_FLOPS_PER_SECOND', 'RunPlan', 'plan_text', 'register_plan', 'plan_run']
@@ -69,9 +70,6 @@ def _flop(n: float) -> str:
             return f"{n / scale:,.1f} {unit}"
     return f"{n / 1e6:,.1f} MFLOP"
 
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:,.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
-
 def _size(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
@@ -99,7 +97,7 @@ def plan_text(plan: RunPlan) -> str:
     if plan.runs and plan.training_flops:
         seconds = plan.training_flops / ASSUMED_FLOPS_PER_SECOND
         lines.append(f"  compute         {_flop(plan.training_flops)} of training ({_flop(plan.forward_flops)} per image "
-                     f"forward): about {_hours(seconds)} at {ASSUMED_FLOPS_PER_SECOND / 1e12:.0f} TFLOP/s sustained (a lower bound "
+                     f"forward): about {_duration(seconds)} at {ASSUMED_FLOPS_PER_SECOND / 1e12:.0f} TFLOP/s sustained (a lower bound "
                      f"for small models; the run prints its measured rate after its first steps)")
     lines += [f"  note            {n}" for n in plan.notes]
     return "\n".join(lines)
@@ -107,15 +105,20 @@ def plan_text(plan: RunPlan) -> str:
 # %% ../../nbs/12c_experiments_plan.ipynb #75717f45
 _PLANS: dict[str, Callable] = {}
 _MODEL_BUILDERS: dict[str, Callable] = {}
+_DATA_CONFIGS: dict[str, Callable] = {}
 
-def register_plan(protocol: str, runs: Callable, build_model: Callable | None = None) -> Callable:
+def register_plan(protocol: str, runs: Callable, build_model: Callable | None = None,
+                  data_config: Callable | None = None) -> Callable:
     """Register `runs(config)`: one entry per training run `protocol` makes on `config`'s data, its epochs (on all the
     training images) or `(epochs, images)` (on a subset); [] for a measurement. A protocol with a `train` config and
     nothing registered makes one run. `build_model(config)` builds the model to size when the registry's
-    `create(config.model, num_classes=...)` cannot (a model sized from several labels)."""
+    `create(config.model, num_classes=...)` cannot (a model sized from several labels). `data_config(config)` is the
+    config the protocol reads its data with, when it adjusts it first (a split or an image size the dataset implies)."""
     _PLANS[protocol] = runs
     if build_model is not None:
         _MODEL_BUILDERS[protocol] = build_model
+    if data_config is not None:
+        _DATA_CONFIGS[protocol] = data_config
     return runs
 
 def _training_runs(protocol: str, config) -> list:
@@ -180,7 +183,7 @@ def plan_run(protocol: str, config) -> RunPlan:
     if not hasattr(config, "dataset") or train is None:
         plan.runs = [(r, None) if isinstance(r, int) else tuple(r) for r in runs]
         return plan
-    plan.images, classes, plan.image_shape = _split_sizes(config)
+    plan.images, classes, plan.image_shape = _split_sizes(_DATA_CONFIGS.get(protocol, lambda c: c)(config))
     plan.runs = [(r, plan.images["train"]) if isinstance(r, int) else (int(r[0]), int(r[1])) for r in runs]
     plan.batch_size, plan.drop_last, plan.model = train.batch_size, train.drop_last, getattr(config, "model", None)
     if plan.model:

@@ -21,6 +21,7 @@ from ..analysis.robustness import (corruption_accuracy, robustness_summary, tiny
                                          write_corruption_csv)
 from ..core import atomic_path
 from ..data.corruptions import CORRUPTIONS
+from .plan import register_plan
 from .protocol import (ConfigBase, ExperimentConfig, RunFolder, RunResult, build_trainer, default_model,
                                           finish_run, load_run, load_splits, load_state, register_preset,
                                           register_protocol)
@@ -184,6 +185,7 @@ def train_v1(config: V1Config, store=None, run_dir: Path | str | None = None, re
     trainer.fit(resume=resume)
     return finish_run(trainer, values={"epochs": trainer.epoch, "train_seconds": sum(h["seconds"] for h in trainer.history)})
 
+register_plan("v1.train", lambda config: [config.train.epochs], data_config=follow_dataset)  # the split and size it reads
 register_protocol("v1.train", V1Config, train_v1, system="v1", load_model=rebuild_v1_model)
 
 # %% ../../nbs/39a_v1_protocol.ipynb #1ad66e02

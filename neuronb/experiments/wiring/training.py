@@ -315,8 +315,8 @@ def planned_runs(config: WiringConfig) -> list:
         return [one(int(n), epochs) for n in config.grid_images for _ in config.grid_inits for _ in config.grid_trained]
     return [one(config.images, config.train.epochs)]
 
-register_plan("wiring.train", planned_runs)
-register_plan("wiring.grid", planned_runs)
+register_plan("wiring.train", planned_runs, data_config=sized_config)     # images read at `image_size`
+register_plan("wiring.grid", planned_runs, data_config=sized_config)
 
 # %% ../../../nbs/42_wiring_training.ipynb #7e70c189
 register_preset("wiring.grid", "tiny", lambda: grid_config(
