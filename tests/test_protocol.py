@@ -15,7 +15,7 @@ from neuronb.experiments.runs import expand_spec
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {
     "classification": ["classification"],
-    "critical": ["critical.train", "critical.removal", "critical.windows"],
+    "critical": ["critical.train", "critical.removal", "critical.windows", "critical.variance", "critical.recovery"],
     "v1": ["v1.train", "v1.robustness", "v1.properties"],
     "wiring": ["wiring.train", "wiring.grid", "wiring.score"],
     "bilateral": ["bilateral.hemisphere", "bilateral.train", "bilateral.pipeline"],

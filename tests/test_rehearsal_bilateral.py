@@ -122,8 +122,8 @@ def test_report_has_every_figure_and_no_problem(report):
     assert result.audit.problems == []
     # figures: the data, accuracy bars, correctness patterns, distance scatter, Grad-CAM
     assert result.audit.images == 5
-    # tables: the config, seeds table, summary, parameters, pattern counts, distances, comparison
-    assert result.audit.tables == 7
+    # tables: the config, seeds table, summary, parameters, pattern counts, distances, comparison, checks
+    assert result.audit.tables == 8
     store = RunStore(report["runs"] / "store.sqlite")
     runs = store.runs()
     assert set(runs["status"]) == {"finished"}

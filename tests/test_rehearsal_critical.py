@@ -72,19 +72,21 @@ def cli_runs(cifar_root, tmp_path_factory):
         "windows": _cli("windows", "--root", cifar_root, "--onsets", "0", "--run-dir", work / "windows", *common),
     }
     codes["variance"] = _cli("variance", "--run-dir", work / "train", "--preset", "rehearsal")
+    codes["recovery"] = _cli("recovery", "--source", work / "independent", "--preset", "rehearsal", "--store", store)
     return work, RunStore(store), codes
 
 
 def test_cli_rehearsal(cli_runs, cifar_root):
     work, store, codes = cli_runs
-    assert codes == {"train": 0, "independent": 0, "windows": 0, "variance": 0}
+    assert codes == {"train": 0, "independent": 0, "windows": 0, "variance": 0, "recovery": 0}
     train = json.loads((work / "train" / "run.json").read_text())["config"]
     assert (train["dataset"], train["root"], train["model"]) == ("cifar10", str(cifar_root), "split_resnet18")
     assert train["model_kw"] == preset_config("critical.train", "rehearsal").model_kw
     for folder in ("train", "independent", "windows", "train/sensor_variance"):
         assert (work / folder / "result.json").is_file(), folder
     runs = store.runs()
-    assert len(runs) == 1 + 3 + 2 and (runs.status == "finished").all()
+    # train, the sweep (main and two removal points), the windows, recovery's epochs after removal with the lr restarted
+    assert len(runs) == 1 + 3 + 2 + 1 and (runs.status == "finished").all()
     tests = store.metrics(split="test")
     assert set(runs.run_id) == set(tests.run_id)
     epochs = store.metrics(split="epoch")
@@ -96,6 +98,10 @@ def test_cli_rehearsal(cli_runs, cifar_root):
     assert sweeps.sweep.unique().tolist() == ["independent"] and sweeps.test_acc.notna().all()
     windows = pd.DataFrame(load_result(work / "windows")["windows"])
     assert windows.onset.tolist() == [0] and windows["drop"].notna().all()
+    last = curve.removal_epoch.iloc[-1]
+    recovery = load_result(work / "independent" / f"recovery-k{last}")
+    assert [row["stage"] for row in recovery["stages"]][1] == "deficit, at removal" and recovery["verdict"]
+    assert recovery["stages"][2]["head_both_acc"] == pytest.approx(curve.test_acc.iloc[-1])
     variance = load_result(work / "train" / "sensor_variance")["summary"]
     assert variance and 0 <= variance[0]["fraction_dominated_by_a"] <= 1
 
@@ -108,14 +114,17 @@ def test_report_rehearsal(cifar_root, tmp_path):
     audit = result.audit
     assert result.preset == "rehearsal" and result.html.is_file()
     assert audit.problems == []
-    # images: the sensors' views, the variance histograms, the deep linear networks; plotly: the curves, the windows,
-    # usable information, the explorer; tables: settings, curves, windows, variance summary, theory, checks
-    assert (audit.images, audit.plotly_figures, audit.tables) == (3, 4, 6)
+    # images: the sensors' views, the variance histograms, the deep linear networks; plotly: the curves, the probes
+    # of the independent-sensors trunk, the windows, usable information, the explorer; tables: settings, curves,
+    # probes, windows, variance summary, theory, checks
+    assert (audit.images, audit.plotly_figures, audit.tables) == (3, 5, 7)
     # the report's runs: the paper's reader, model family and recipe at the tiny sizes, every one finished
     store = RunStore(store_path)
     runs = store.runs()
     trained = runs[runs.kind == "critical.train"]
-    assert len(trained) == 3 + 3 + 3 and (runs.status == "finished").all()    # two removal sweeps, the windows
+    # two removal sweeps, the windows, the independent sweep's epochs after removal with the learning rate restarted
+    assert len(trained) == 3 + 3 + 3 + 1 and (runs.status == "finished").all()
+    assert trained.name.str.endswith("-restart-2").sum() == 1
     configs = [json.loads(c) if isinstance(c, str) else c for c in trained.config]
     assert {(c["dataset"], c["root"], c["model_kw"]["width"], c["train"]["gamma"]) for c in configs} == {
         ("cifar10", str(cifar_root), 0.125, 0.97)}

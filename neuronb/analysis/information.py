@@ -15,11 +15,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import model_device, prepare_batch
+from .probe import linear_probe
 from ..core import autocast, get_device, resolve_precision
 from ..data.core import ImageSet
 
 # %% auto #0
-__all__ = ['CONDITIONS', 'usable_information']
+__all__ = ['CONDITIONS', 'usable_information', 'SensorCondition', 'sensor_probe']
 
 # %% ../../nbs/23_usable_information.ipynb #44e40dd2
 CONDITIONS = ("both", "a_only", "b_only")
@@ -148,4 +149,40 @@ def usable_information(model: nn.Module, data: Any, split: Callable | None = Non
         row[f"{condition}_bits"] = math.log2(num_classes) - cross_entropy_bits
         row[f"{condition}_cross_entropy_bits"] = cross_entropy_bits
         row[f"{condition}_accuracy"] = correct[condition] / n_seen
+    return row
+
+# %% ../../nbs/23_usable_information.ipynb #a07d0eb3
+class SensorCondition(nn.Module):
+    """`model(x)` is `two_sensor_model(*split(x))` with sensor b zeroed (`a_only`), sensor a zeroed (`b_only`) or
+    neither (`both`): single-input analyses of a two-sensor model. Its layers are named `model.<layer>`."""
+    def __init__(self, model: nn.Module, split: Callable, condition: str = "both"):
+        super().__init__()
+        if condition not in CONDITIONS:
+            raise ValueError(f"SensorCondition: condition must be one of {CONDITIONS}, got {condition!r}")
+        if not callable(split):
+            raise TypeError(f"SensorCondition: split must be a function images -> (x_a, x_b), got {type(split).__name__}")
+        self.model, self.split, self.condition = model, split, condition
+
+    def forward(self, x: torch.Tensor):
+        x_a, x_b = self.split(x)
+        if self.condition == "a_only":
+            x_b = torch.zeros_like(x_b)
+        elif self.condition == "b_only":
+            x_a = torch.zeros_like(x_a)
+        return self.model(x_a, x_b)
+
+# %% ../../nbs/23_usable_information.ipynb #18016866
+def sensor_probe(model: nn.Module, train: ImageSet, test: ImageSet, split: Callable, layer: str, *,
+                 label: str | None = None, epochs: int = 100, preprocess: Callable | None = None,
+                 device: torch.device | str | None = None, seed: int = 0) -> dict[str, float]:
+    """Test (and train) accuracy of a fresh linear classifier on the frozen `layer` (spatial mean) of a two-sensor
+    model fed both sensors, sensor a only and sensor b only: what each sensor's information in that layer still
+    tells about `label`, whatever the model's own head learned. One flat dict (a DataFrame row)."""
+    label = label if label is not None else next(iter(train.labels))
+    row: dict[str, float] = {"layer": layer, "label": label}
+    for condition in CONDITIONS:
+        probe = linear_probe(SensorCondition(model, split, condition), train, test, f"model.{layer}", label,
+                             epochs=epochs, preprocess=preprocess, device=device, seed=seed)
+        row[f"probe_{condition}_acc"] = probe["test_acc"]
+        row[f"probe_{condition}_train_acc"] = probe["train_acc"]
     return row

@@ -31,7 +31,7 @@ __all__ = ['CIFAR100_MEAN', 'CIFAR100_STD', 'HEMISPHERE_MODES', 'HEAD_MODES', 'P
            'original_train', 'BilateralConfig', 'PipelineConfig', 'translate_original_keys', 'asset_configs',
            'class_counts', 'resolve_checkpoint', 'model_options', 'build_model', 'run_train_config', 'train_bilateral',
            'train_hemisphere', 'load_bilateral_model', 'pipeline_configs', 'phase_row', 'run_pipeline', 'planned_runs',
-           'ensemble_spec', 'seeds_table', 'summarize_seeds']
+           'ensemble_spec', 'seeds_table', 'summarize_seeds', 'compare_to_baselines']
 
 # %% ../../nbs/53_bilateral_protocol.ipynb #f3a4d9d0
 @dataclass
@@ -437,3 +437,26 @@ def summarize_seeds(rows: Sequence[dict] | pd.DataFrame, by: str = "model") -> p
             parts.append(pd.DataFrame({f"{col}_mean": grouped.mean(), f"{col}_std": grouped.std(ddof=0),
                                        f"{col}_n": grouped.count()}))
     return pd.concat(parts, axis=1).reset_index() if parts else pd.DataFrame()
+
+# %% ../../nbs/53_bilateral_protocol.ipynb #9b9a062b
+def compare_to_baselines(table: pd.DataFrame, model: str = "bilateral",
+                         baselines: Sequence[str] = ("unilateral dual-head", "bilateral end-to-end", "ensemble"),
+                         heads: Sequence[str] = ("fine", "coarse")) -> pd.DataFrame:
+    """`model` against each of `baselines` per head, from a `seeds_table`: the seed means, their difference, the seed
+    spread (the larger of the two models' ranges over seeds) and whether the difference is larger than the spread."""
+    rows = []
+    for head in heads:
+        column = f"acc_{head}"
+        per_model = {name: table.loc[table.model == name, column].dropna() for name in (model, *baselines)}
+        if per_model[model].empty:
+            raise ValueError(f"compare_to_baselines: no {column} of {model!r} in the table (models: {sorted(set(table.model))})")
+        for baseline in baselines:
+            other = per_model[baseline]
+            if other.empty:
+                continue
+            spread = max(float(s.max() - s.min()) for s in (per_model[model], other))
+            difference = float(per_model[model].mean() - other.mean())
+            rows.append({"head": head, "baseline": baseline, model: float(per_model[model].mean()),
+                         "baseline accuracy": float(other.mean()), "difference": difference, "seed spread": spread,
+                         "seeds": f"{len(per_model[model])} / {len(other)}", "resolved": abs(difference) > spread})
+    return pd.DataFrame(rows)

@@ -9,6 +9,7 @@ checkpoints and resumes, and each returns a `RunResult` and writes a `RunFolder`
 # %% ../../../nbs/25_critical_protocols.ipynb #5d604d2b
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -22,9 +23,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ...analysis.information import usable_information
+from ...analysis.information import CONDITIONS, sensor_probe, usable_information
 from ...analysis.sensor_variance import SensorVariance, sensor_variance, summarize
-from ...core import atomic_path, runs_dir
+from ...core import atomic_path, load_weights_file, runs_dir
 from ..protocol import (ConfigBase, ExperimentConfig, RunFolder, RunResult, Splits, load_run, load_splits,
                                           load_state, register_preset, register_protocol, train_run)
 from ..plan import register_plan
@@ -38,8 +39,8 @@ from .sensors import (CIFAR_MEAN, CIFAR_STD, Blur, ContrastLoss, IndependentSens
 __all__ = ['SPLITS', 'DEFICITS', 'SIZES', 'TRAIN_KINDS', 'CriticalConfig', 'critical_callbacks', 'TrackUsableInformation',
            'critical_trainer_kw', 'train_critical', 'load_critical_model', 'single_run', 'RemovalConfig',
            'deficit_removal_sweep', 'WindowConfig', 'window_sensitivity', 'critical_preset', 'sensor_variance_of_run',
-           'SensorVarianceConfig', 'measure_sensor_variance', 'relative_variance', 'sensor_views', 'removal_sweeps',
-           'cached_sensor_variance']
+           'SensorVarianceConfig', 'measure_sensor_variance', 'relative_variance', 'RecoveryConfig', 'probe_stage',
+           'recovery_verdict', 'deficit_recovery', 'sensor_views', 'removal_sweeps', 'cached_sensor_variance']
 
 # %% ../../../nbs/25_critical_protocols.ipynb #2af16d37
 SPLITS = {"left_right": left_right_split, "top_bottom": top_bottom_split,
@@ -351,6 +352,113 @@ register_protocol("critical.variance", SensorVarianceConfig, measure_sensor_vari
                   resumable=False)
 for _size, _batches in (("tiny", 2), ("quick", 10), ("paper", 50)):
     register_preset("critical.variance", _size, lambda n=_batches: SensorVarianceConfig(n_batches=n))
+
+# %% ../../../nbs/25_critical_protocols.ipynb #cd0b655c
+@dataclass
+class RecoveryConfig(ConfigBase):
+    "One removal point of a finished `critical.removal` sweep: probes of its trunk, and the run after removal restarted."
+    name: str = "recovery"
+    source: str = ""                   # the critical.removal run folder
+    removal_epoch: int | None = None   # default: the sweep's longest deficit
+    layer: str = ""                    # default: the model's IT region
+    probe_epochs: int = 100            # epochs of each linear probe (Adam on the frozen, standardised features)
+    restart: bool = True               # retrain the epochs after removal with the schedule restarted
+
+    size_fields: ClassVar[tuple] = ("probe_epochs",)
+
+# %% ../../../nbs/25_critical_protocols.ipynb #979639f9
+def probe_stage(model: nn.Module, config: CriticalConfig, splits: Splits, layer: str = "", epochs: int = 100) -> dict:
+    """One model of a two-sensor run measured two ways on the test split: its own classifier (the `both` head) and
+    fresh linear probes of its frozen `layer` (default `IT`), each with both sensors, sensor a only, sensor b only."""
+    trainer = Trainer(model, splits.test, config.train)        # the run's normalisation, device and precision
+    split = SPLITS[config.split](config.view_size)
+    own = usable_information(trainer.model, splits.test, split, label=config.label, preprocess=trainer.prepare,
+                             precision=trainer.precision, device=trainer.device,
+                             select_logits=lambda out: out["both"] if isinstance(out, dict) else out)
+    probes = sensor_probe(trainer.model, splits.train, splits.test, split, layer or region_layers(trainer.model)["IT"],
+                          label=config.label, epochs=epochs, preprocess=trainer.prepare, device=trainer.device,
+                          seed=config.seed)
+    return {**{f"head_{c}_acc": own[f"{c}_accuracy"] for c in CONDITIONS}, **probes}
+
+# %% ../../../nbs/25_critical_protocols.ipynb #0af9e41a
+def recovery_verdict(stages: pd.DataFrame, values: dict) -> str:
+    """One sentence from a `critical.recovery` table: did the trunk keep the label at removal (a fresh probe recovers
+    more than half of the no-deficit probe's accuracy above chance), and did restarting the learning rate help the
+    head (it closes more than half of the gap between the run's end and the no-deficit run)?"""
+    row = stages.set_index("stage")
+    chance, k = values["chance"], values["removal_epoch"]
+    reference, removal, end = (row.loc[s] for s in ("no deficit, end", "deficit, at removal", "deficit, end"))
+    kept = removal.probe_both_acc - chance > 0.5 * (reference.probe_both_acc - chance)
+    trunk = (f"a fresh linear probe on the frozen trunk at removal (epoch {k}) reads {removal.probe_both_acc:.3f} "
+             f"(no-deficit run: {reference.probe_both_acc:.3f}, chance {chance:.3f}), so the trunk "
+             + ("kept the label" if kept else "lost most of the label"))
+    head = f"the run's own head ends at {end.head_both_acc:.3f} (no-deficit run {reference.head_both_acc:.3f})"
+    sentence = f"{trunk}; {head}"
+    restarted = "deficit, end with the lr restarted"
+    if restarted in row.index:
+        gap = reference.head_both_acc - end.head_both_acc
+        helped = row.loc[restarted].head_both_acc - end.head_both_acc > 0.5 * gap if gap > 0 else False
+        sentence += (f"; with the learning rate restarted at {values['lr_start']:g} instead of the "
+                     f"{values['lr_at_removal']:.2g} left at removal, the head reaches {row.loc[restarted].head_both_acc:.3f}, "
+                     + ("so the loss is the learning rate left at removal, not the representation"
+                        if helped and kept else
+                        "so the learning rate explains part of the loss" if helped else
+                        "so the learning rate does not explain the loss"))
+    return sentence[0].upper() + sentence[1:] + "."
+
+# %% ../../../nbs/25_critical_protocols.ipynb #87230b39
+def _removal_point(config: RecoveryConfig) -> tuple[RunFolder, RemovalConfig, int]:
+    if not config.source:
+        raise ValueError("critical.recovery: set source to the folder of a finished critical.removal run")
+    sweep = RunFolder(config.source)
+    if sweep.protocol != "critical.removal":
+        raise ValueError(f"critical.recovery: {config.source} is a {sweep.protocol!r} run, not critical.removal")
+    removal = RemovalConfig.from_dict(sweep.config_dict(), where=str(sweep.path / "config.json"))
+    k = removal.removal_epochs[-1] if config.removal_epoch is None else config.removal_epoch
+    if k not in removal.removal_epochs or k == 0:
+        raise ValueError(f"critical.recovery: removal_epoch={k} is not a removal point after epoch 0 of "
+                         f"{config.source} (its removal epochs: {removal.removal_epochs})")
+    return sweep, removal, k
+
+def _restart_after_removal(removal: RemovalConfig, k: int, start: nn.Module, splits: Splits, store, path: Path) -> RunResult:
+    "The `post_epochs` after removal trained from `start` without the deficit, with a fresh optimizer and schedule."
+    config = single_run(removal, name=f"{removal.name}-restart-{k}", deficit="none", deficit_kw={}, track_information=0,
+                        train=replace(removal.train, epochs=removal.post_epochs, checkpoint_every=0))
+    return train_run("critical.train", config, splits, store=store, run_dir=path,
+                     build_model=lambda config, splits: copy.deepcopy(start), **critical_trainer_kw(config, splits))
+
+# %% ../../../nbs/25_critical_protocols.ipynb #66d33df7
+def deficit_recovery(config: RecoveryConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
+    """Probe the trunk of one removal point of a `critical.removal` sweep (table `stages`) and, with `restart`, train
+    the epochs after removal again with the learning rate restarted. Run folder default `<source>/recovery-k<k>`."""
+    sweep, removal, k = _removal_point(config)
+    folder = RunFolder.create("critical.recovery", config, run_dir or sweep.path / f"recovery-k{k}")
+    splits = load_splits(removal)
+    checkpoint = f"epoch_{k:04d}.pt"
+    at_removal = load_run(sweep.path / "main", checkpoint)
+    stages = {"no deficit, end": (load_run(sweep.path / "k0"), k + removal.post_epochs),
+              "deficit, at removal": (at_removal, k),
+              "deficit, end": (load_run(sweep.path / f"k{k}"), k + removal.post_epochs)}
+    values = {"removal_epoch": k, "post_epochs": removal.post_epochs, "lr_start": removal.train.lr,
+              "lr_at_removal": load_weights_file(sweep.path / "main" / "checkpoints" / checkpoint)[
+                  "optimizer"]["param_groups"][0]["lr"],
+              "chance": 1 / splits.train.num_classes(removal.label)}
+    if config.restart:
+        restarted = _restart_after_removal(removal, k, at_removal.model, splits, store, folder.path / "restart")
+        stages["deficit, end with the lr restarted"] = (restarted, k + removal.post_epochs)
+    rows = [{"stage": stage, "epoch": epoch,
+             **probe_stage(loaded.model, removal, splits, config.layer, config.probe_epochs)}
+            for stage, (loaded, epoch) in stages.items()]
+    table = pd.DataFrame(rows)
+    values["verdict"] = recovery_verdict(table, values)
+    result = RunResult(folder=folder, tables={"stages": table}, values=values)
+    folder.write_result(result.summary())
+    return result
+
+register_protocol("critical.recovery", RecoveryConfig, deficit_recovery, system="critical", resumable=False)
+register_plan("critical.recovery", lambda config: [_removal_point(config)[1].post_epochs] if config.restart else [])
+for _size, _epochs in (("tiny", 20), ("quick", 100), ("paper", 100)):
+    register_preset("critical.recovery", _size, lambda n=_epochs: RecoveryConfig(probe_epochs=n))
 
 # %% ../../../nbs/25_critical_protocols.ipynb #51afa136
 def sensor_views(config: CriticalConfig, images: torch.Tensor, epoch: int = 0, phase: str = "train",
