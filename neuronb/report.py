@@ -22,9 +22,10 @@ import numpy as np
 from .core import atomic_path, atomic_write_text, project_root, reports_dir
 
 # %% auto #0
-__all__ = ['PLOTLY_JS', 'AUDIT_MARK', 'show', 'plotly_js_source', 'reports_source_dir', 'list_reports', 'ReportError',
-           'ReportResult', 'watch_empty_axes', 'execute_report', 'report_scratch', 'render_html', 'ReportAudit',
-           'audit_report', 'write_index', 'run_reports']
+__all__ = ['PLOTLY_JS', 'AUDIT_MARK', 'CHECKS_MIME', 'show', 'plotly_js_source', 'reports_source_dir', 'list_reports',
+           'ReportError', 'ReportResult', 'watch_empty_axes', 'execute_report', 'report_scratch', 'ReportAudit',
+           'audit_report', 'show_checks', 'ReportSummary', 'report_summary', 'summary_html', 'render_html',
+           'write_index', 'run_reports']
 
 # %% ../nbs/10_report.ipynb #3179f0a7
 PLOTLY_JS = "plotly.min.js"
@@ -143,21 +144,6 @@ def report_scratch(name: str):
             os.environ["TMPDIR"] = before
         shutil.rmtree(scratch, ignore_errors=True)
 
-# %% ../nbs/10_report.ipynb #dfb39809
-def render_html(executed: Path | str, html_path: Path | str) -> Path:
-    "Convert an executed notebook to HTML that loads the shared local plotly.js; written atomically."
-    import nbformat
-    from nbconvert import HTMLExporter
-    nb = nbformat.read(str(executed), as_version=4)
-    exporter = HTMLExporter(template_name="lab")
-    exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nb)
-    # one shared local plotly.js, loaded before any figure's script runs
-    body = body.replace("</head>", f'<script src="{PLOTLY_JS}"></script>\n</head>', 1)
-    html_path = Path(html_path)
-    atomic_write_text(html_path, body)
-    return html_path
-
 # %% ../nbs/10_report.ipynb #1b218c7d
 def _missing_only(value) -> bool:
     "True for a plotly data array (a list, or plotly 6's `{dtype, bdata}` base64 form) that holds no value but NaN/None."
@@ -268,24 +254,172 @@ def audit_report(executed: Path | str) -> ReportAudit:
                 audit.problems += [f"{where}: {p}" for p in _table_problems(data["text/html"])]
     return audit
 
+# %% ../nbs/10_report.ipynb #ad1a9908
+CHECKS_MIME = "application/vnd.neuronb.checks+json"
+
+def _verdict(value) -> str:
+    "A check's `holds` value as words: True / 'yes' -> 'holds', False / 'no' -> 'does not hold', else as given."
+    if isinstance(value, (bool, np.bool_)) or str(value).lower() in ("yes", "no", "true", "false"):
+        return "holds" if str(value).lower() in ("yes", "true") else "does not hold"
+    return str(value)
+
+def show_checks(checks) -> None:
+    """Display a report's checks (a DataFrame or rows with `claim`, `measured`, `holds`) as a table, with the rows
+    attached as data (`CHECKS_MIME`) that the rendered page shows at its top and the index on the report's card."""
+    import pandas as pd
+    from IPython.display import display
+    table = pd.DataFrame(checks)
+    missing = {"claim", "measured", "holds"} - set(table.columns)
+    if missing or table.empty:
+        raise ValueError(f"show_checks: need rows with claim, measured and holds; missing {sorted(missing)}, "
+                         f"{len(table)} rows")
+    rows = [{"claim": str(r["claim"]), "measured": str(r["measured"]), "holds": _verdict(r["holds"])}
+            for _, r in table.iterrows()]
+    display({"text/html": table._repr_html_(), "text/plain": repr(table), CHECKS_MIME: rows}, raw=True)
+
+# %% ../nbs/10_report.ipynb #9a3d3731
+@dataclass
+class ReportSummary:
+    "What a report's card and page header show: title, preset, run time, checks, and a thumbnail of its main figure."
+    title: str
+    preset: str | None = None
+    seconds: float | None = None
+    checks: list = field(default_factory=list)       # rows {claim, measured, holds}
+    thumbnail: str | None = None                      # base64 PNG: the figure tagged main-figure, else the first
+
+    @property
+    def verdict(self) -> str:
+        "One line: how many checks hold."
+        if not self.checks:
+            return "no checks computed"
+        counts = {v: sum(c["holds"] == v for c in self.checks) for v in dict.fromkeys(c["holds"] for c in self.checks)}
+        held = counts.pop("holds", 0)
+        rest = ", ".join(f"{n} {v}" for v, n in counts.items())
+        return f"{held} of {len(self.checks)} checks hold" + (f" ({rest})" if rest else "")
+
+def report_summary(nb) -> ReportSummary:
+    "The `ReportSummary` of an executed report notebook (an `nbformat` node): papermill's metadata and the outputs."
+    title = next((line.lstrip("# ").strip() for c in nb.cells if c.cell_type == "markdown"
+                  for line in c.source.splitlines() if line.startswith("# ")), "report")
+    papermill = nb.metadata.get("papermill", {})
+    summary = ReportSummary(title, papermill.get("parameters", {}).get("preset"), papermill.get("duration"))
+    images = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if CHECKS_MIME in data:
+                summary.checks = list(data[CHECKS_MIME])
+            if "image/png" in data:
+                images.append((0 if "main-figure" in cell.metadata.get("tags", []) else 1, len(images), data["image/png"]))
+    summary.thumbnail = min(images)[2] if images else None
+    return summary
+
+# %% ../nbs/10_report.ipynb #d3f88734
+def _checks_table(checks: list) -> str:
+    colour = {"holds": "#1a7f37", "does not hold": "#b42318"}
+    rows = "".join(f"<tr><td>{html.escape(c['claim'])}</td><td>{html.escape(c['measured'])}</td>"
+                   f"<td style='color:{colour.get(c['holds'], '#8a6d00')};font-weight:600'>{html.escape(c['holds'])}</td></tr>"
+                   for c in checks)
+    return f"<table class='nb-checks'><thead><tr><th>claim</th><th>measured</th><th>holds</th></tr></thead><tbody>{rows}</tbody></table>"
+
+def summary_html(summary: ReportSummary) -> str:
+    "The block under a report's first cell: preset, run time, and its checks (or a sentence saying it has none)."
+    facts = [f"<b>preset</b> {html.escape(summary.preset or 'unknown')}"]
+    if summary.seconds is not None:
+        facts.append(f"<b>run time</b> {summary.seconds / 60:.1f} min")
+    facts.append(f"<b>result</b> {html.escape(summary.verdict)}")
+    table = _checks_table(summary.checks) if summary.checks else "<p>This report computes no checks table.</p>"
+    return f"<div class='nb-summary'><p>{' &middot; '.join(facts)}</p>{table}</div>"
+
+# %% ../nbs/10_report.ipynb #3a2b5207
+_PAGE_STYLE = """<style>
+.nb-summary{border:1px solid #d0d7de;border-radius:6px;padding:.6em 1em;margin:1em 0;background:#f6f8fa}
+table.nb-checks{border-collapse:collapse;font-size:.9em}
+table.nb-checks td,table.nb-checks th{border-top:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}
+body.nb-fold .jp-CodeCell:not(.nb-open) .jp-Cell-inputWrapper{display:none}
+.nb-toggle{font-size:.75em;color:#57606a;background:none;border:1px solid #d0d7de;border-radius:4px;cursor:pointer;margin:.2em 0}
+#nb-all{position:fixed;top:.5em;right:.5em;z-index:10}
+</style>
+<script>
+document.addEventListener("DOMContentLoaded", function () {
+  document.body.classList.add("nb-fold");     // without JavaScript every cell shows its code
+  document.querySelectorAll(".jp-CodeCell").forEach(function (cell) {
+    var button = document.createElement("button");
+    button.className = "nb-toggle"; button.textContent = "code";
+    button.onclick = function () { cell.classList.toggle("nb-open"); };
+    cell.insertBefore(button, cell.firstChild);
+  });
+  var all = document.createElement("button");
+  all.id = "nb-all"; all.className = "nb-toggle"; all.textContent = "show all code";
+  all.onclick = function () {
+    var open = document.body.classList.toggle("nb-all-open");
+    document.querySelectorAll(".jp-CodeCell").forEach(function (c) { c.classList.toggle("nb-open", open); });
+    all.textContent = open ? "fold all code" : "show all code";
+  };
+  document.body.appendChild(all);
+});
+</script>"""
+
+# %% ../nbs/10_report.ipynb #914ba70b
+def render_html(executed: Path | str, html_path: Path | str) -> Path:
+    """Convert an executed notebook to HTML that loads the shared local plotly.js, with its summary (preset, run time,
+    checks) under the first cell and its code folded; written atomically."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    nb = nbformat.read(str(executed), as_version=4)
+    first = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+    nb.cells.insert(first + 1, nbformat.v4.new_markdown_cell(summary_html(report_summary(nb))))
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    # one shared local plotly.js, loaded before any figure's script runs
+    body = body.replace("</head>", f'<script src="{PLOTLY_JS}"></script>\n{_PAGE_STYLE}\n</head>', 1)
+    html_path = Path(html_path)
+    atomic_write_text(html_path, body)
+    return html_path
+
 # %% ../nbs/10_report.ipynb #4ff7c81c
+_CARD_STYLE = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#1f2328}"
+               ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(21em,1fr));gap:1em}"
+               ".card{border:1px solid #d0d7de;border-radius:8px;padding:.8em;background:#fff}"
+               ".card img{width:100%;max-height:12em;object-fit:contain;background:#f6f8fa}"
+               ".card h2{font-size:1.05em;margin:.4em 0}.card ul{padding-left:1.1em;font-size:.85em}"
+               ".holds{color:#1a7f37}.does-not-hold{color:#b42318}.other{color:#8a6d00}small{color:#57606a}")
+
+def _thumbnail(png_base64: str, width: int = 480) -> str:
+    "A PNG (base64) scaled down to `width` pixels wide, as base64: the index stays light."
+    import base64, io
+    from PIL import Image
+    with Image.open(io.BytesIO(base64.b64decode(png_base64))) as im:
+        im = im.convert("RGB")
+        if im.width > width:
+            im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
+        buffer = io.BytesIO()
+        im.save(buffer, format="PNG", optimize=True)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+def _card(page: Path, executed: Path, result: ReportResult | None) -> str:
+    import nbformat
+    summary = report_summary(nbformat.read(str(executed), as_version=4)) if executed.is_file() else ReportSummary(page.stem)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(page.stat().st_mtime))
+    seconds = result.seconds if result else summary.seconds
+    facts = f"{summary.preset or result and result.preset or '?'} preset" + (f", {seconds / 60:.1f} min" if seconds else "")
+    image = (f'<img alt="main figure of {html.escape(page.stem)}" src="data:image/png;base64,{_thumbnail(summary.thumbnail)}">'
+             if summary.thumbnail else "<p><small>no static figure</small></p>")
+    checks = "".join(f"<li class='{c['holds'].replace(' ', '-') if c['holds'] in ('holds', 'does not hold') else 'other'}'>"
+                     f"{html.escape(c['claim'])}: <b>{html.escape(c['holds'])}</b></li>" for c in summary.checks)
+    return (f"<div class='card'><a href='{html.escape(page.name)}'>{image}<h2>{html.escape(summary.title)}</h2></a>"
+            f"<p>{html.escape(summary.verdict)}</p><ul>{checks}</ul><small>{html.escape(facts)}; {when}</small></div>")
+
 def write_index(results: list[ReportResult], out_dir: Path | str) -> Path:
-    "Write `index.html` listing the rendered reports."
+    "Write `index.html`: one card per rendered report (thumbnail of its main figure, its result line and checks)."
     out_dir = Path(out_dir)
-    pages = sorted(out_dir.glob("*.html"))
     done = {r.name: r for r in results}
-    rows = []
-    for page in pages:
-        if page.name == "index.html":
-            continue
-        r = done.get(page.stem)
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(page.stat().st_mtime))
-        extra = f"{r.preset} preset, {r.seconds:.0f} s" if r else "from an earlier run"
-        rows.append(f'<li><a href="{html.escape(page.name)}">{html.escape(page.stem)}</a> '
-                    f'<small>({when}; {html.escape(extra)})</small></li>')
+    cards = [_card(page, out_dir / "notebooks" / f"{page.stem}.ipynb", done.get(page.stem))
+             for page in sorted(out_dir.glob("*.html")) if page.name != "index.html"]
     text = ("<!doctype html><html><head><meta charset='utf-8'><title>neuronb reports</title>"
-            "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}li{margin:.4em 0}</style></head>"
-            f"<body><h1>neuronb reports</h1><ul>{''.join(rows)}</ul></body></html>")
+            f"<style>{_CARD_STYLE}</style></head><body><h1>neuronb reports</h1>"
+            f"<div class='cards'>{''.join(cards)}</div></body></html>")
     return atomic_write_text(out_dir / "index.html", text)
 
 # %% ../nbs/10_report.ipynb #702e2100
