@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# the browser test drives Debian's chromium through Playwright (no browser download)
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends chromium; }
 	@# the CPU torch 2.13.0 wheel on this machine breaks torchvision: refuse to end with it
 	$(BIN)/python -c "import torch, torchvision, torchvision.ops; assert torch.__version__.split('+')[0] == '2.14.1', torch.__version__; torchvision.ops.nms(torch.rand(2, 4), torch.rand(2), 0.5); print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
