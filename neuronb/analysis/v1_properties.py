@@ -21,15 +21,17 @@ from torch import nn
 
 from .features import collect_layer_calls, hooked_layers, model_device, resolve_layers, layer_output
 from ..core import get_device
+from ..data.brainio import read_property_assembly
 
 # %% auto #0
-__all__ = ['SPONTANEOUS_RATE', 'MEDIAN_MAX_RATE', 'RESPONSIVE_MARGIN', 'load_v1_literature', 'PropertySpec', 'property_specs',
-           'VisualField', 'gratings', 'GratingProtocol', 'stimulus_parameters', 'ReceptiveFields',
-           'map_receptive_fields', 'GratingResponses', 'centred_units', 'grating_responses', 'FiringRateMap',
-           'firing_rate_map', 'harmonics', 'circular_variance', 'preferred_orientation', 'orientation_tuning',
-           'spatial_frequency_tuning', 'size_tuning', 'unit_properties', 'measure_v1_properties', 'Reference',
-           'ks_similarity_counts', 'ks_similarity', 'ks_ceiling', 'reference_distributions', 'read_user_references',
-           'v1_property_scores', 'v1_score', 'plot_property_distributions']
+__all__ = ['SPONTANEOUS_RATE', 'MEDIAN_MAX_RATE', 'RESPONSIVE_MARGIN', 'BRAINIO_PROPERTY_NAMES', 'load_v1_literature',
+           'PropertySpec', 'property_specs', 'VisualField', 'gratings', 'GratingProtocol', 'stimulus_parameters',
+           'ReceptiveFields', 'map_receptive_fields', 'GratingResponses', 'centred_units', 'grating_responses',
+           'FiringRateMap', 'firing_rate_map', 'harmonics', 'circular_variance', 'preferred_orientation',
+           'orientation_tuning', 'spatial_frequency_tuning', 'size_tuning', 'unit_properties', 'measure_v1_properties',
+           'Reference', 'ks_similarity_counts', 'ks_similarity', 'ks_ceiling', 'reference_distributions',
+           'references_from_property_assembly', 'read_user_references', 'v1_property_scores', 'v1_score',
+           'plot_property_distributions']
 
 # %% ../../nbs/38_analysis_v1_properties.ipynb #5ed4827e
 def load_v1_literature() -> dict:
@@ -584,16 +586,45 @@ def reference_distributions(user_data: Mapping[str, Any] | None = None, literatu
                                      else "user-supplied", specs[name].scale)
     return references
 
+# %% ../../nbs/38_analysis_v1_properties.ipynb #f974fd63
+BRAINIO_PROPERTY_NAMES = {"bandwidth": "orientation_bandwidth", "max_dc": "max_response",
+                          "absolute_texture_modulation_index": "abs_texture_modulation_index",
+                          "variance_ratio": "texture_variance_ratio"}   # Brain-Score's name: neuronb's
+
+def references_from_property_assembly(path) -> dict[str, Any]:
+    "`user_data` `{property: {'edges', 'counts', 'source'}}` from a BrainIO V1 property assembly (see above)."
+    path = Path(path)
+    specs = property_specs()
+    data, skipped = {}, []
+    for name, entry in read_property_assembly(path).items():
+        target = BRAINIO_PROPERTY_NAMES.get(name, name)
+        cells = np.asarray(entry["values"], float)
+        if target not in specs or not np.isfinite(cells).any():
+            skipped.append(name)
+            continue
+        edges = np.asarray(specs[target].edges if entry["edges"] is None else entry["edges"], float)
+        counts = _bin(cells, edges)
+        data[target] = {"edges": edges, "counts": counts, "source": f"{path.name} ({name}, n = {int(counts.sum())})"}
+    if not data:
+        raise ValueError(f"{path}: none of its properties {skipped} is a V1 property neuronb measures; "
+                         f"known: {sorted(specs)} and Brain-Score's names {sorted(BRAINIO_PROPERTY_NAMES)}")
+    return data
+
 # %% ../../nbs/38_analysis_v1_properties.ipynb #561489aa
 def read_user_references(path) -> dict[str, Any]:
     """User reference data from a file, for `user_data`: JSON `{property: [per-cell values]}` or
     `{property: {"edges": [...], "counts": [...], "source": "..."}}`; NPZ arrays named `property` (per-cell
-    values) or `property.edges` and `property.counts`."""
+    values) or `property.edges` and `property.counts`; a BrainIO V1 property assembly `.nc`
+    (`references_from_property_assembly`). A list of files is read in turn, later files winning."""
+    if isinstance(path, (list, tuple)):
+        return {name: entry for one in path for name, entry in read_user_references(one).items()}
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"user reference data: no file {path} (expected .json or .npz of per-cell values)")
+        raise FileNotFoundError(f"user reference data: no file {path} (expected .json, .npz or a BrainIO .nc)")
     known = property_specs()
-    if path.suffix == ".json":
+    if path.suffix == ".nc":
+        data = references_from_property_assembly(path)
+    elif path.suffix == ".json":
         try:
             raw = json.loads(path.read_text())
         except json.JSONDecodeError as e:
@@ -613,7 +644,7 @@ def read_user_references(path) -> dict[str, Any]:
                 else:
                     raise ValueError(f"{path}: array {key!r}: expected 'property', 'property.edges' or 'property.counts'")
     else:
-        raise ValueError(f"{path}: user reference data must be a .json or .npz file")
+        raise ValueError(f"{path}: user reference data must be a .json, .npz or BrainIO .nc file")
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ValueError(f"{path}: unknown properties {unknown}; known: {sorted(known)}")
