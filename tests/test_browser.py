@@ -125,3 +125,11 @@ def test_deficit_explorer_in_jupyterlab(browser, lab, tmp_path):
     before, after, errors = _explore(browser, lab, "critical_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
     assert errors == []
     assert before and after and before != after, "the views did not change when the deficit did"
+
+
+def test_v1_unit_explorer_in_jupyterlab(browser, lab, tmp_path):
+    "Choosing another unit redraws its tuning curves, receptive field and literature histograms."
+    change = lambda page: page.locator(".widget-dropdown select").nth(2).select_option(index=1)
+    before, after, errors = _explore(browser, lab, "v1_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
+    assert errors == []
+    assert before and after and before != after, "the unit's picture did not change when the unit did"

@@ -148,7 +148,9 @@ def test_report_rehearsal(data, tmp_path_factory):
     [result] = run_reports(["v1_constraints"], preset="rehearsal", out_dir=out, log=lambda *a: None,
                            parameters={"root": str(data["tiny"]), "corruption_root": str(data["tinyc"])})
     assert result.audit.problems == []
-    assert (result.audit.images, result.audit.tables) == (8, 5)
+    # 8 matplotlib figures; 1 plotly figure (the V1 unit explorer's twin); 6 tables: models, training, robustness,
+    # V1 overview, texture summary, and the claims-and-checks table
+    assert (result.audit.images, result.audit.plotly_figures, result.audit.tables) == (8, 1, 6)
     executed = json.loads((out / "notebooks" / "v1_constraints.ipynb").read_text())
     shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for c in executed["cells"] for o in c.get("outputs", []))
     assert "'rehearsal'" in shown                  # the protocols ran at the rehearsal preset, not at tiny
