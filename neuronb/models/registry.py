@@ -9,14 +9,19 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping
 
+import torch
 from torch import nn
 
 from ..core import Registry
 
 # %% auto #0
-__all__ = ['MODELS', 'register_model', 'list_models', 'layer_names', 'region_layers', 'num_parameters', 'create']
+__all__ = ['MODELS', 'EXTERNAL_SOURCES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'register_model', 'list_models', 'layer_names',
+           'region_layers', 'num_parameters', 'create', 'create_external', 'load_checkpoint_weights', 'Preprocessing',
+           'default_preprocessing']
 
 # %% ../../nbs/07a_models_registry.ipynb #85244849
 MODELS = Registry("model")
@@ -69,8 +74,12 @@ def _builder_options(builder: Callable) -> tuple[list[str], bool]:
     names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     return names, any(p.kind == p.VAR_KEYWORD for p in params)
 
-def create(name: str, num_classes: int = 10, **kw) -> nn.Module:
-    "Build the registered model `name` with `num_classes` outputs and the builder's keyword options `kw`."
+def create(name: str, num_classes: int | None = None, **kw) -> nn.Module:
+    """Build the registered model `name` with `num_classes` outputs (default 10) and the builder's keyword options `kw`;
+    `'torchvision:<arch>'` / `'timm:<arch>'` build any model of those libraries (see `create_external`)."""
+    if ":" in name:
+        return create_external(name, num_classes, **kw)
+    num_classes = 10 if num_classes is None else num_classes
     builder = MODELS.get(name)  # unknown names list the available ones
     options, takes_any = _builder_options(builder)
     if not takes_any:
@@ -86,3 +95,102 @@ def create(name: str, num_classes: int = 10, **kw) -> nn.Module:
     if getattr(model, "region_layers", None) is not None:
         region_layers(model)  # fail at build time if the map names a missing layer
     return model
+
+# %% ../../nbs/07a_models_registry.ipynb #cbc36a36
+EXTERNAL_SOURCES = ("torchvision", "timm")
+
+def _refuse_downloads(name: str, kw: dict) -> None:
+    if kw.pop("pretrained", False) or kw.get("weights") is not None:
+        raise ValueError(f"model {name!r}: pretrained weights are not downloaded (neuronb works offline); build it "
+                         f"with random weights and load a file with load_checkpoint_weights(model, path) "
+                         f"(CLI: --checkpoint PATH)")
+    kw.pop("weights", None)
+
+def create_external(name: str, num_classes: int | None = None, **kw) -> nn.Module:
+    "Build `'torchvision:<arch>'` or `'timm:<arch>'` with random weights (`num_classes=None`: the architecture's own head)."
+    source, _, arch = name.partition(":")
+    if source not in EXTERNAL_SOURCES or not arch:
+        raise ValueError(f"model {name!r}: expected '<source>:<arch>' with source one of {EXTERNAL_SOURCES}")
+    _refuse_downloads(name, kw)
+    head = {} if num_classes is None else {"num_classes": num_classes}
+    if source == "torchvision":
+        import torchvision
+        known = torchvision.models.list_models()
+        if arch not in known:
+            raise ValueError(f"model {name!r}: torchvision has no architecture {arch!r}; close matches: "
+                             f"{difflib.get_close_matches(arch, known, n=5)}")
+        return torchvision.models.get_model(arch, weights=None, **head, **kw)
+    import timm     # imported here: only timm models need it
+    known = timm.list_models()
+    if arch.partition(".")[0] not in known:   # "<arch>.<pretrained tag>" names too
+        raise ValueError(f"model {name!r}: timm has no architecture {arch!r}; close matches: "
+                         f"{difflib.get_close_matches(arch, known, n=5)}")
+    return timm.create_model(arch, pretrained=False, **head, **kw)
+
+# %% ../../nbs/07a_models_registry.ipynb #abd4f0aa
+_STATE_KEYS = ("model", "model_state_dict", "state_dict")
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+def _unwrap_state(state, path) -> dict:
+    "The state dict inside a checkpoint: nested `model` / `model_state_dict` / `state_dict` wrappers removed."
+    while isinstance(state, Mapping) and not all(isinstance(v, torch.Tensor) for v in state.values()):
+        key = next((k for k in _STATE_KEYS if isinstance(state.get(k), Mapping)), None)
+        if key is None:
+            raise ValueError(f"load_checkpoint_weights: {path} holds no state dict: top-level keys {list(state)[:10]}, "
+                             f"expected tensors or one of {_STATE_KEYS}")
+        state = state[key]
+    if not isinstance(state, Mapping):
+        raise ValueError(f"load_checkpoint_weights: {path} holds a {type(state).__name__}, expected a state dict")
+    for prefix in _WRAPPER_PREFIXES:   # DataParallel / DDP / torch.compile wrap every name
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()}
+    return dict(state)
+
+# %% ../../nbs/07a_models_registry.ipynb #0f43e567
+def load_checkpoint_weights(model: nn.Module, path: Path | str, strict: bool = True) -> nn.Module:
+    "Load trained weights from `path` (`torch.load(weights_only=True)`) into `model`; see above for the layouts."
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_checkpoint_weights: no file {path}")
+    state = _unwrap_state(torch.load(path, map_location="cpu", weights_only=True), path)
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong_shape = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+                   if k in state and state[k].shape != v.shape]
+    if wrong_shape or (strict and (missing or unexpected)):
+        raise ValueError(f"load_checkpoint_weights: {path} does not fit {type(model).__name__}: "
+                         f"{len(missing)} missing key(s) {missing[:8]}, {len(unexpected)} unexpected key(s) "
+                         f"{unexpected[:8]}, {len(wrong_shape)} shape mismatch(es) {wrong_shape[:8]}")
+    model.load_state_dict(state, strict=strict)
+    return model
+
+# %% ../../nbs/07a_models_registry.ipynb #e69ae506
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+@dataclass(frozen=True)
+class Preprocessing:
+    "Images to model input: resize to `size` (None: keep), uint8 to [0, 1], then `(x - mean) / std` per channel."
+    size: int | None = 224
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float() / 255 if images.dtype == torch.uint8 else images.float()
+        if self.size is not None and tuple(x.shape[-2:]) != (self.size, self.size):
+            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
+                                          align_corners=False)
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        return (x - mean) / torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+
+# %% ../../nbs/07a_models_registry.ipynb #f7f029d8
+def default_preprocessing(name: str, model: nn.Module | None = None) -> Preprocessing:
+    "The stated preprocessing of model `name`: timm's `pretrained_cfg`, ImageNet 224 px for torchvision, 0.5/0.5 for neuronb."
+    source = name.partition(":")[0] if ":" in name else "neuronb"
+    if source == "timm" and model is not None and getattr(model, "pretrained_cfg", None):
+        config = model.pretrained_cfg
+        size = config.get("input_size", (3, 224, 224))[-1]
+        return Preprocessing(size, tuple(config.get("mean", IMAGENET_MEAN)), tuple(config.get("std", IMAGENET_STD)))
+    if source in EXTERNAL_SOURCES:
+        return Preprocessing(224, IMAGENET_MEAN, IMAGENET_STD)
+    return Preprocessing(None, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
