@@ -136,5 +136,6 @@ def test_the_report_draws_every_figure_from_the_database(rehearsal):
     [result] = run_reports(["wiring_up_vision"], preset="rehearsal", out_dir=work / "report", parameters=parameters,
                            log=lambda *a: None)
     assert result.audit.problems == []
-    # at birth, supervised updates, per benchmark, images x epochs, trained fractions; the per-benchmark table
-    assert (result.audit.images, result.audit.tables) == (5, 1)
+    # images: at birth, supervised updates, per benchmark, images x epochs, trained fractions; plotly: the explorer;
+    # tables: the per-benchmark table, the claims and checks
+    assert (result.audit.images, result.audit.plotly_figures, result.audit.tables) == (5, 1, 2)

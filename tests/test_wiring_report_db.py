@@ -68,5 +68,6 @@ def test_a_database_without_parameter_counts_or_at_birth_scores_gets_sentences_n
     assert "model_parameter table holds no parameter counts (2 rows)" in printed
     assert "no brain predictivity for the at-birth model(s) ['WC']" in printed
     assert "no (images, epochs) point scored for both 'CORnet-S_nothing_like_this'" in printed
-    # at birth (KN only), supervised updates (standard only), per benchmark, trained fractions (from the architecture)
-    assert result.audit.images == 4 and result.audit.tables == 1
+    # images: at birth (KN only), supervised updates (standard only), per benchmark, trained fractions (from the
+    # architecture); plotly: the explorer; tables: the per-benchmark table, the claims and checks
+    assert (result.audit.images, result.audit.plotly_figures, result.audit.tables) == (4, 1, 2)

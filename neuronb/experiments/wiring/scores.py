@@ -83,7 +83,7 @@ def score_model(model: nn.Module, store, model_name: str, modification: str, neu
             raise ValueError(f"score_model: the model commits no layer to the data's regions "
                              f"{sorted(set(data['region'].values.tolist()))}; pass region_layers")
         for region in regions:
-            table = region_scores(model, data, [layers[region]], regions=[region], preprocess=preprocess, reduce=reduce,
+            table = region_scores(model, data, [layers[region]], regions=[region], preprocess=preprocess, reduce=reduce, n_bootstrap=0,
                                   max_features=max_features)
             scores[f"{benchmark_prefix}.{region}-pls"] = (float(table["score"].iloc[0]), layers[region])
     if behavior_data is not None:
