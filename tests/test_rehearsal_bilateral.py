@@ -124,6 +124,8 @@ def test_report_has_every_figure_and_no_problem(report):
     assert result.audit.images == 5
     # tables: the config, seeds table, summary, parameters, pattern counts, distances, comparison, checks
     assert result.audit.tables == 8
+    # plotly: the browser of test images by correctness category (dropdown of categories, slider over their images)
+    assert result.audit.plotly_figures == 1
     store = RunStore(report["runs"] / "store.sqlite")
     runs = store.runs()
     assert set(runs["status"]) == {"finished"}
