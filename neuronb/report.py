@@ -275,7 +275,8 @@ def show_checks(checks) -> None:
                          f"{len(table)} rows")
     rows = [{"claim": str(r["claim"]), "measured": str(r["measured"]), "holds": _verdict(r["holds"])}
             for _, r in table.iterrows()]
-    display({"text/html": table._repr_html_(), "text/plain": repr(table), CHECKS_MIME: rows}, raw=True)
+    with pd.option_context("display.max_colwidth", None):        # claims are sentences: never cut them
+        display({"text/html": table._repr_html_(), "text/plain": repr(table), CHECKS_MIME: rows}, raw=True)
 
 # %% ../nbs/10_report.ipynb #9a3d3731
 @dataclass

@@ -24,12 +24,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _fill_store(runs: Path) -> None:
+    """The run store the explorers find (`$NEURONB_RUNS/neuronb.sqlite`): a specialised bilateral pipeline trained at
+    the tiny size, and wiring scores of three models (values of the fixture, in the store's own format)."""
+    from neuronb.experiments.protocol import run
+    from neuronb.store import RunStore
+    store = RunStore(runs / "neuronb.sqlite")
+    run("bilateral.pipeline", preset="tiny", store=store, run_dir=runs / "pipeline", name="explore", seed=0,
+        baselines=False, dataset_kw={"n_per_class": 2})
+    for identifier, level in (("standard_img40_epoch_1", 0.6), ("standard_img40_epoch_0.5", 0.5), ("birth_KN", 0.3)):
+        for benchmark in ("surrogate.V1-pls", "surrogate.IT-pls"):
+            store.add_score("CORnet-S", benchmark, level, modification=identifier)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     "A JupyterLab server on loopback whose root holds copies of the explorer notebooks; (url, token, root)."
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"no chromium at {CHROMIUM}: `make setup` installs Debian's chromium package")
     root = tmp_path_factory.mktemp("lab")
+    _fill_store(root / "runs")
     for notebook in (ROOT / "nbs" / "explorers").glob("*.ipynb"):
         shutil.copy(notebook, root / notebook.name)
     port, token = _free_port(), secrets.token_hex(16)
@@ -70,6 +84,14 @@ def _run_all(page):
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
 
+def _choose_another(page, nth: int) -> None:
+    "Choose, in the `nth` dropdown of the page, an option other than the one shown, as a person does."
+    select = page.locator(".widget-dropdown select").nth(nth)
+    current = select.input_value()
+    options = select.locator("option").evaluate_all("nodes => nodes.map(n => n.value)")
+    select.select_option(next(value for value in options if value != current))
+
+
 def _output_html(page, selector: str) -> str:
     return page.eval_on_selector_all(selector, "nodes => nodes.map(n => n.outerHTML).join('')")
 
@@ -96,7 +118,8 @@ def _explore(browser, lab, notebook: str, output: str, change, tmp_path, timeout
     url, token, _ = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{url}/lab/tree/{notebook}?token={token}")
+        # a workspace of its own, reset: JupyterLab would otherwise reopen the notebooks of earlier tests beside it
+        page.goto(f"{url}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?token={token}&reset")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         page.get_by_text("| Idle").first.wait_for(timeout=60_000)        # the kernel has started
         _run_all(page)
@@ -121,7 +144,7 @@ def _explore(browser, lab, notebook: str, output: str, change, tmp_path, timeout
 
 def test_deficit_explorer_in_jupyterlab(browser, lab, tmp_path):
     "Choosing another deficit in the dropdown redraws the sensors' views."
-    change = lambda page: page.select_option(".widget-dropdown select", "noise")
+    change = lambda page: page.select_option(".widget-dropdown select", "noise")     # from blur
     before, after, errors = _explore(browser, lab, "critical_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
     assert errors == []
     assert before and after and before != after, "the views did not change when the deficit did"
@@ -129,7 +152,31 @@ def test_deficit_explorer_in_jupyterlab(browser, lab, tmp_path):
 
 def test_v1_unit_explorer_in_jupyterlab(browser, lab, tmp_path):
     "Choosing another unit redraws its tuning curves, receptive field and literature histograms."
-    change = lambda page: page.locator(".widget-dropdown select").nth(2).select_option(index=1)
+    change = lambda page: _choose_another(page, 2)
     before, after, errors = _explore(browser, lab, "v1_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
     assert errors == []
     assert before and after and before != after, "the unit's picture did not change when the unit did"
+
+
+def test_wiring_explorer_in_jupyterlab(browser, lab, tmp_path):
+    "Choosing another training regime redraws predictivity against epochs and the benchmark bars."
+    change = lambda page: _choose_another(page, 0)
+    before, after, errors = _explore(browser, lab, "wiring_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
+    assert errors == []
+    assert before and after and before != after, "the scores did not change when the regime did"
+
+
+def test_bilateral_explorer_in_jupyterlab(browser, lab, tmp_path):
+    "Choosing a correctness category shows an image of that category with its Grad-CAMs and answers."
+    change = lambda page: _choose_another(page, 1)
+    before, after, errors = _explore(browser, lab, "bilateral_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
+    assert errors == []
+    assert before and after and before != after, "the picture did not change when the category did"
+
+
+def test_units_explorer_in_jupyterlab(browser, lab, tmp_path):
+    "Choosing another unit redraws its top images, selectivity and the class maps."
+    change = lambda page: _choose_another(page, 1)
+    before, after, errors = _explore(browser, lab, "units_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
+    assert errors == []
+    assert before and after and before != after, "the unit's images did not change when the unit did"

@@ -168,10 +168,11 @@ def test_report_has_every_figure_and_no_problem(report):
     result = report["result"]
     assert result.preset == "rehearsal" and result.html.is_file()
     assert result.audit.problems == []
-    # images: the frames, attention maps, two selectivity plots, top images, a unit over time; plotly: curves, decoding bars
-    assert (result.audit.images, result.audit.plotly_figures) == (6, 2)
-    # tables: the videos' frame counts, did anything learn, decoding accuracy, median selectivity
-    assert result.audit.tables == 4
+    # images: the frames, attention maps, two selectivity plots, top images, a unit over time; plotly: curves, decoding
+    # bars, the units-and-images explorer
+    assert (result.audit.images, result.audit.plotly_figures) == (6, 3)
+    # tables: the videos' frame counts, did anything learn, decoding accuracy, median selectivity, claims and checks
+    assert result.audit.tables == 5
     store = RunStore(report["runs"] / "store.sqlite")
     runs = store.runs()
     assert set(runs["status"]) == {"finished"} and len(runs) == 6
