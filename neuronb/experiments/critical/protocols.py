@@ -391,7 +391,7 @@ def recovery_verdict(stages: pd.DataFrame, values: dict) -> str:
     kept = removal.probe_both_acc - chance > 0.5 * (reference.probe_both_acc - chance)
     trunk = (f"a fresh linear probe on the frozen trunk at removal (epoch {k}) reads {removal.probe_both_acc:.3f} "
              f"(no-deficit run: {reference.probe_both_acc:.3f}, chance {chance:.3f}), so the trunk "
-             + ("kept the label" if kept else "lost most of the label"))
+             + ("kept the label" if kept else "carries little of the label"))
     head = f"the run's own head ends at {end.head_both_acc:.3f} (no-deficit run {reference.head_both_acc:.3f})"
     sentence = f"{trunk}; {head}"
     restarted = "deficit, end with the lr restarted"
