@@ -21,6 +21,7 @@ EXPECTED = {
     "bilateral": ["bilateral.hemisphere", "bilateral.train", "bilateral.pipeline"],
     "babyvision": ["babyvision.temporal", "babyvision.moco", "babyvision.probe", "babyvision.maps",
                    "babyvision.selectivity"],
+    "scoring": ["score"],
 }
 
 

@@ -31,7 +31,7 @@ __all__ = ['NEURAL_DIMS', 'IMAGE_DIMS', 'SCORE_MODES', 'CEILING_CONVENTIONS', 'D
            'brainscore_splits', 'bootstrap_ci', 'pls_predictivity', 'rdm', 'neural_rdm', 'compare_rdms',
            'rsa_noise_ceiling', 'rsa_score', 'rsa_predictivity', 'gram_matrix', 'hsic', 'cka', 'linear_cka',
            'unbiased_cka', 'rbf_cka', 'cka_predictivity', 'normalized_input', 'default_mode', 'region_scores',
-           'best_layers', 'surrogate_neural_data']
+           'best_layers', 'scores_from_features', 'surrogate_neural_data']
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #6d88ad0d
 NEURAL_DIMS = ("stimulus", "neuroid", "repetition")
@@ -661,14 +661,34 @@ def region_scores(model: nn.Module, data, layers: Sequence[str] | Mapping[str, s
     """Score each of `layers` against each region of the neural `data`: one row per (region, layer) with
     `SCORE_COLUMNS`. `mode` (PLS): `"neuronb"` or `"brainscore"` (default: `default_mode(data)`); `options` go to the
     metric (`convention`, `ci_level`; RSA `rdm_method`, `compare_method`; CKA `kernel`, `unbiased`, `sigma`)."""
-    if metric not in METRICS:
-        raise ValueError(f"region_scores: metric must be one of {METRICS}, got {metric!r}")
     data = check_neural_data(data, "region_scores data")
     mode = default_mode(data) if mode is None else mode
     seed = (1 if mode == "brainscore" else 0) if seed is None else seed
     layer_list = list(layers.values()) if isinstance(layers, Mapping) else list(layers)
     acts = layer_activations(model, data["images"].values, layer_list, batch_size=batch_size, preprocess=preprocess,
                              max_features=max_features, seed=seed, reduce=reduce)
+    return scores_from_features(acts, data, metric, regions, n_components, n_folds, seed, mode=mode, n_splits=n_splits,
+                                n_bootstrap=n_bootstrap, **options)
+
+# %% ../../nbs/43_analysis_predictivity.ipynb #26de7dfd
+def best_layers(scores: pd.DataFrame) -> pd.DataFrame:
+    "The best-scoring layer per region of a `region_scores` table."
+    return scores.loc[scores.groupby("region", sort=False)["score"].idxmax()].reset_index(drop=True)
+
+# %% ../../nbs/43_analysis_predictivity.ipynb #d88defa8
+def scores_from_features(features: Mapping[str, np.ndarray], data, metric: str = "pls", regions: Sequence[str] | None = None,
+                         n_components: int = 25, n_folds: int = 5, seed: int | None = None, *, mode: str | None = None,
+                         n_splits: int = 10, n_bootstrap: int = 100, **options) -> pd.DataFrame:
+    """`region_scores` on features already extracted (`{layer: (stimuli, F)}`, rows in `data`'s stimulus order): one
+    extraction can then be scored on several stimulus subsets (`data.isel(stimulus=...)` with the same rows)."""
+    if metric not in METRICS:
+        raise ValueError(f"region_scores: metric must be one of {METRICS}, got {metric!r}")
+    data = check_neural_data(data, "region_scores data")
+    mode = default_mode(data) if mode is None else mode
+    seed = (1 if mode == "brainscore" else 0) if seed is None else seed
+    wrong = {layer: len(f) for layer, f in features.items() if len(f) != data.sizes["stimulus"]}
+    if wrong:
+        raise ValueError(f"region_scores: features of {wrong} rows for {data.sizes['stimulus']} stimuli")
     all_regions = list(dict.fromkeys(data["region"].values.tolist()))
     splits = None
     if metric == "pls" and mode == "brainscore":   # one split scheme for every region and layer
@@ -680,17 +700,12 @@ def region_scores(model: nn.Module, data, layers: Sequence[str] | Mapping[str, s
             raise ValueError(f"region_scores: no neuroids of region {region!r}; regions: {all_regions}")
         responses = data["responses"].values[:, data["region"].values == region]
         ceiling = split_half_means(responses, seed=seed, scheme=mode) if metric == "pls" else None
-        for layer in layer_list:
+        for layer, layer_features in features.items():
             extra = {"n_components": n_components, "n_folds": n_folds} if metric == "pls" else {}
-            result = _score_one(metric, acts[layer], responses, mode, seed, ceiling, splits,
+            result = _score_one(metric, layer_features, responses, mode, seed, ceiling, splits,
                                 {**extra, **options, "n_bootstrap": n_bootstrap})
             rows.append({**result, "region": region, "layer": layer, "metric": metric, "mode": mode})
     return pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
-
-# %% ../../nbs/43_analysis_predictivity.ipynb #26de7dfd
-def best_layers(scores: pd.DataFrame) -> pd.DataFrame:
-    "The best-scoring layer per region of a `region_scores` table."
-    return scores.loc[scores.groupby("region", sort=False)["score"].idxmax()].reset_index(drop=True)
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #0462c1da
 def surrogate_neural_data(reference: nn.Module, images, region_layers: Mapping[str, str], n_neuroids: int = 64,

@@ -312,7 +312,8 @@ def train_run(protocol: str, config: ExperimentConfig, splits: Splits | None = N
 PRESETS = ("tiny", "quick", "paper")
 REHEARSAL = "rehearsal"     # not registered: the paper recipe at the tiny preset's sizes (`preset_config`)
 SYSTEM_MODULES = ["neuronb.experiments.classification", "neuronb.experiments.critical", "neuronb.experiments.v1",
-                  "neuronb.experiments.wiring", "neuronb.experiments.bilateral", "neuronb.experiments.babyvision"]
+                  "neuronb.experiments.wiring", "neuronb.experiments.bilateral", "neuronb.experiments.babyvision",
+                  "neuronb.experiments.scoring"]
 
 @dataclass(frozen=True)
 class Protocol:
