@@ -362,20 +362,26 @@ class RecoveryConfig(ConfigBase):
     removal_epoch: int | None = None   # default: the sweep's longest deficit
     layer: str = ""                    # default: the model's IT region
     probe_epochs: int = 100            # epochs of each linear probe (Adam on the frozen, standardised features)
+    probe_images: int = 0              # training images of each probe, drawn with the run's seed (0: all)
     restart: bool = True               # retrain the epochs after removal with the schedule restarted
 
-    size_fields: ClassVar[tuple] = ("probe_epochs",)
+    size_fields: ClassVar[tuple] = ("probe_epochs", "probe_images")
 
 # %% ../../../nbs/25_critical_protocols.ipynb #979639f9
-def probe_stage(model: nn.Module, config: CriticalConfig, splits: Splits, layer: str = "", epochs: int = 100) -> dict:
+def probe_stage(model: nn.Module, config: CriticalConfig, splits: Splits, layer: str = "", epochs: int = 100,
+                images: int = 0) -> dict:
     """One model of a two-sensor run measured two ways on the test split: its own classifier (the `both` head) and
-    fresh linear probes of its frozen `layer` (default `IT`), each with both sensors, sensor a only, sensor b only."""
+    fresh linear probes of its frozen `layer` (default `IT`), each with both sensors, sensor a only, sensor b only,
+    trained on `images` training images drawn with the run's seed (0: all)."""
     trainer = Trainer(model, splits.test, config.train)        # the run's normalisation, device and precision
     split = SPLITS[config.split](config.view_size)
     own = usable_information(trainer.model, splits.test, split, label=config.label, preprocess=trainer.prepare,
                              precision=trainer.precision, device=trainer.device,
                              select_logits=lambda out: out["both"] if isinstance(out, dict) else out)
-    probes = sensor_probe(trainer.model, splits.train, splits.test, split, layer or region_layers(trainer.model)["IT"],
+    train = splits.train
+    if 0 < images < len(train):
+        train = train.subset(torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed))[:images])
+    probes = sensor_probe(trainer.model, train, splits.test, split, layer or region_layers(trainer.model)["IT"],
                           label=config.label, epochs=epochs, preprocess=trainer.prepare, device=trainer.device,
                           seed=config.seed)
     return {**{f"head_{c}_acc": own[f"{c}_accuracy"] for c in CONDITIONS}, **probes}
@@ -447,7 +453,7 @@ def deficit_recovery(config: RecoveryConfig, store=None, run_dir: Path | str | N
         restarted = _restart_after_removal(removal, k, at_removal.model, splits, store, folder.path / "restart")
         stages["deficit, end with the lr restarted"] = (restarted, k + removal.post_epochs)
     rows = [{"stage": stage, "epoch": epoch,
-             **probe_stage(loaded.model, removal, splits, config.layer, config.probe_epochs)}
+             **probe_stage(loaded.model, removal, splits, config.layer, config.probe_epochs, config.probe_images)}
             for stage, (loaded, epoch) in stages.items()]
     table = pd.DataFrame(rows)
     values["verdict"] = recovery_verdict(table, values)
@@ -457,8 +463,8 @@ def deficit_recovery(config: RecoveryConfig, store=None, run_dir: Path | str | N
 
 register_protocol("critical.recovery", RecoveryConfig, deficit_recovery, system="critical", resumable=False)
 register_plan("critical.recovery", lambda config: [_removal_point(config)[1].post_epochs] if config.restart else [])
-for _size, _epochs in (("tiny", 20), ("quick", 100), ("paper", 100)):
-    register_preset("critical.recovery", _size, lambda n=_epochs: RecoveryConfig(probe_epochs=n))
+for _size, _epochs, _images in (("tiny", 20, 96), ("quick", 100, 0), ("paper", 100, 0)):
+    register_preset("critical.recovery", _size, lambda n=_epochs, k=_images: RecoveryConfig(probe_epochs=n, probe_images=k))
 
 # %% ../../../nbs/25_critical_protocols.ipynb #51afa136
 def sensor_views(config: CriticalConfig, images: torch.Tensor, epoch: int = 0, phase: str = "train",
