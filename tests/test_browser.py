@@ -142,41 +142,20 @@ def _explore(browser, lab, notebook: str, output: str, change, tmp_path, timeout
         page.close()
 
 
-def test_deficit_explorer_in_jupyterlab(browser, lab, tmp_path):
-    "Choosing another deficit in the dropdown redraws the sensors' views."
-    change = lambda page: page.select_option(".widget-dropdown select", "noise")     # from blur
-    before, after, errors = _explore(browser, lab, "critical_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
+# (explorer notebook, the dropdown a person changes (its position on the page), what must redraw)
+EXPLORERS = [
+    ("critical_explorer.ipynb", 0, "the sensors' views, when the deficit changes"),
+    ("v1_explorer.ipynb", 2, "the unit's tuning curves, receptive field and histograms, when the unit changes"),
+    ("wiring_explorer.ipynb", 0, "predictivity against epochs and the benchmark bars, when the regime changes"),
+    ("bilateral_explorer.ipynb", 1, "an image of the chosen category with its Grad-CAMs and answers"),
+    ("units_explorer.ipynb", 1, "the unit's top images, selectivity and class maps, when the unit changes"),
+]
+
+
+@pytest.mark.parametrize("notebook, dropdown, redraws", EXPLORERS, ids=[e[0].split("_")[0] for e in EXPLORERS])
+def test_explorer_in_jupyterlab(browser, lab, tmp_path, notebook, dropdown, redraws):
+    "Run the explorer's notebook, choose another option in one dropdown: the drawing must change, with no error."
+    before, after, errors = _explore(browser, lab, notebook, ".jupyter-widgets img",
+                                     lambda page: _choose_another(page, dropdown), tmp_path)
     assert errors == []
-    assert before and after and before != after, "the views did not change when the deficit did"
-
-
-def test_v1_unit_explorer_in_jupyterlab(browser, lab, tmp_path):
-    "Choosing another unit redraws its tuning curves, receptive field and literature histograms."
-    change = lambda page: _choose_another(page, 2)
-    before, after, errors = _explore(browser, lab, "v1_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
-    assert errors == []
-    assert before and after and before != after, "the unit's picture did not change when the unit did"
-
-
-def test_wiring_explorer_in_jupyterlab(browser, lab, tmp_path):
-    "Choosing another training regime redraws predictivity against epochs and the benchmark bars."
-    change = lambda page: _choose_another(page, 0)
-    before, after, errors = _explore(browser, lab, "wiring_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
-    assert errors == []
-    assert before and after and before != after, "the scores did not change when the regime did"
-
-
-def test_bilateral_explorer_in_jupyterlab(browser, lab, tmp_path):
-    "Choosing a correctness category shows an image of that category with its Grad-CAMs and answers."
-    change = lambda page: _choose_another(page, 1)
-    before, after, errors = _explore(browser, lab, "bilateral_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
-    assert errors == []
-    assert before and after and before != after, "the picture did not change when the category did"
-
-
-def test_units_explorer_in_jupyterlab(browser, lab, tmp_path):
-    "Choosing another unit redraws its top images, selectivity and the class maps."
-    change = lambda page: _choose_another(page, 1)
-    before, after, errors = _explore(browser, lab, "units_explorer.ipynb", ".jupyter-widgets img", change, tmp_path)
-    assert errors == []
-    assert before and after and before != after, "the unit's images did not change when the unit did"
+    assert before and after and before != after, f"nothing redrew; expected {redraws}"
