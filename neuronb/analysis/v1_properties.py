@@ -28,10 +28,10 @@ __all__ = ['SPONTANEOUS_RATE', 'MEDIAN_MAX_RATE', 'RESPONSIVE_MARGIN', 'BRAINIO_
            'PropertySpec', 'property_specs', 'VisualField', 'gratings', 'GratingProtocol', 'stimulus_parameters',
            'ReceptiveFields', 'map_receptive_fields', 'GratingResponses', 'centred_units', 'grating_responses',
            'FiringRateMap', 'firing_rate_map', 'harmonics', 'circular_variance', 'preferred_orientation',
-           'orientation_tuning', 'spatial_frequency_tuning', 'size_tuning', 'unit_properties', 'measure_v1_properties',
-           'Reference', 'ks_similarity_counts', 'ks_similarity', 'ks_ceiling', 'reference_distributions',
-           'references_from_property_assembly', 'read_user_references', 'v1_property_scores', 'v1_score',
-           'plot_property_distributions']
+           'orientation_tuning', 'spatial_frequency_tuning', 'size_tuning', 'preferred_tuning', 'unit_properties',
+           'measure_v1_properties', 'Reference', 'ks_similarity_counts', 'ks_similarity', 'ks_ceiling',
+           'reference_distributions', 'references_from_property_assembly', 'read_user_references', 'v1_property_scores',
+           'v1_score', 'plot_property_distributions']
 
 # %% ../../nbs/38_analysis_v1_properties.ipynb #5ed4827e
 def load_v1_literature() -> dict:
@@ -448,8 +448,9 @@ def size_tuning(curve: np.ndarray, diameters_deg: np.ndarray, spontaneous: float
             "grating_summation_field": gsf, "surround_diameter": surround, "surround_gsf_ratio": surround / gsf}
 
 # %% ../../nbs/38_analysis_v1_properties.ipynb #dd2e5a88
-def _pick_preferred(dc: np.ndarray, tuned_axis: int) -> np.ndarray:
-    "Per unit, the curve along `tuned_axis` at the grid maximum of the other axes: dc `(*axes, units)` -> `(units, n)`."
+def preferred_tuning(dc: np.ndarray, tuned_axis: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Per unit, the curve along `tuned_axis` at the grid maximum of the other axes: dc `(*axes, units)` -> curves
+    `(units, n)`, each unit's flat index of that maximum, and the shape of the other axes."""
     moved = np.moveaxis(dc, tuned_axis, -2)                    # (*others, n, units)
     others = moved.shape[:-2]
     flat = moved.reshape(-1, moved.shape[-2], moved.shape[-1])  # (others, n, units)
@@ -469,7 +470,7 @@ def unit_properties(measured: GratingResponses) -> pd.DataFrame:
     # orientation set: (sf, radius_cycles, orientation) after the phase average
     ori_axes = sets["orientation"]
     ori_rate = to_rate(dc["orientation"][0])
-    ori_curve, best, others = _pick_preferred(ori_rate, 2)
+    ori_curve, best, others = preferred_tuning(ori_rate, 2)
     rows["preferred_orientation"] = preferred_orientation(ori_curve, ori_axes["orientation"])
     rows["circular_variance"] = circular_variance(ori_curve, ori_axes["orientation"])
     for key, values in orientation_tuning(ori_curve, ori_axes["orientation"]).items():
@@ -482,11 +483,11 @@ def unit_properties(measured: GratingResponses) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         rows["modulation_ratio"] = np.where(f0[best_stimulus, units] > 0, f1[best_stimulus, units] / f0[best_stimulus, units], np.nan)
     # spatial frequency set: (radius, orientation, sf)
-    sf_curve, _, _ = _pick_preferred(to_rate(dc["spatial_frequency"][0]), 2)
+    sf_curve, _, _ = preferred_tuning(to_rate(dc["spatial_frequency"][0]), 2)
     for key, values in spatial_frequency_tuning(sf_curve, sets["spatial_frequency"]["sf"]).items():
         rows[key] = values
     # size set: (sf, orientation, radius)
-    size_curve, _, _ = _pick_preferred(to_rate(dc["size"][0]), 2)
+    size_curve, _, _ = preferred_tuning(to_rate(dc["size"][0]), 2)
     for key, values in size_tuning(size_curve, 2 * sets["size"]["radius"]).items():
         rows[key] = values
     rows["responsive"] = responsive

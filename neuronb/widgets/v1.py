@@ -24,7 +24,7 @@ from torch import nn
 
 from ..analysis.features import layer_output
 from ..analysis.v1_properties import (SPONTANEOUS_RATE, GratingProtocol, GratingResponses, ReceptiveFields,
-                                           VisualField, _pick_preferred, firing_rate_map, harmonics,
+                                           VisualField, preferred_tuning, firing_rate_map, harmonics,
                                            map_receptive_fields, measure_v1_properties, property_specs,
                                            reference_distributions)
 from ..experiments.protocol import load_run
@@ -81,7 +81,7 @@ def tuning_curves(measured: GratingResponses) -> dict[str, tuple[np.ndarray, np.
     to_rate = firing_rate_map(max_f0, blank, measured.layer)
     x = {"orientation": sets["orientation"]["orientation"], "spatial_frequency": sets["spatial_frequency"]["sf"],
          "size": 2 * sets["size"]["radius"]}
-    return {name: (np.asarray(x[name], float), _pick_preferred(to_rate(f0[name]), 2)[0]) for name in sets}
+    return {name: (np.asarray(x[name], float), preferred_tuning(to_rate(f0[name]), 2)[0]) for name in sets}
 
 # %% ../../nbs/39c_widgets_v1.ipynb #c876a431
 def receptive_field_maps(model: nn.Module, layer: str, channels: Sequence[int], field: VisualField,
