@@ -6,12 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.neuronb-installed
 PRESET ?= quick
 
-.PHONY: setup test test-notebooks test-pytest reports bench clean-data help
+.PHONY: setup test test-notebooks test-pytest reports bench parity clean-data help
 help:
 	@echo "make reports   set up, then regenerate every HTML report into reports/ (PRESET=quick|paper)"
 	@echo "make test      set up, then run the notebook tests (each notebook in its own process) and pytest"
 	@echo "make setup     only create .venv and install neuronb with its pinned torch/torchvision"
 	@echo "make bench     set up, then run the training-speed benchmark"
+	@echo "make parity    compare neuronb's Brain-Score mode with brainscore-vision 2.4.2 itself (own environment)"
 
 setup: $(STAMP)
 
@@ -43,3 +44,14 @@ reports: setup
 
 bench: setup
 	$(BIN)/neuronb bench train
+
+# brainscore-vision pins numpy<2, pandas<3, scikit-learn<1.6, xarray<2022.6: it lives in an environment of its own
+PARITY := .venv-parity
+parity: setup $(PARITY)/.installed
+	$(BIN)/python parity/compare.py --brainscore-python $(PARITY)/bin/python
+
+$(PARITY)/.installed: parity/requirements.txt
+	test -x $(PARITY)/bin/python || $(PYTHON) -m venv $(PARITY)
+	$(PARITY)/bin/python -m pip install --quiet -r parity/requirements.txt
+	$(PARITY)/bin/python -m pip install --quiet --no-deps brainscore-core==2.5.0 brainscore-vision==2.4.2
+	touch $@

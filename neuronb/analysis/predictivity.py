@@ -64,11 +64,11 @@ def check_layout(data, layout: dict[str, tuple[str, ...]], where: str) -> None:
             raise ValueError(f"{where}: {name} has dims {tuple(data[name].dims)}, expected {dims}")
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #a965e941
-def check_neural_data(data, where: str = "neural data") -> "xr.Dataset":
+def check_neural_data(data, where: str = "neural data", images: bool = True) -> "xr.Dataset":
     """Validate a neural dataset (see above); returns it, or raises `ValueError` naming `where` and the problem.
     NaN responses are allowed (padding for uneven repetitions, missing recordings); a neuroid or a stimulus
-    without a single finite response is not, and neither are infinite values."""
-    check_layout(data, {"responses": NEURAL_DIMS, "images": IMAGE_DIMS}, where)
+    without a single finite response is not, and neither are infinite values. `images=False`: responses alone."""
+    check_layout(data, {"responses": NEURAL_DIMS, **({"images": IMAGE_DIMS} if images else {})}, where)
     if "region" not in data.coords:
         raise ValueError(f"{where}: no 'region' coordinate on neuroid (one brain region name per neuroid)")
     n_stimuli, n_neuroids, n_reps = data["responses"].shape
@@ -206,11 +206,16 @@ def layer_activations(model: nn.Module, images, layers: Sequence[str], batch_siz
     return out
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #82244999
-def _pearson_columns(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def _pearson_columns(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None,
+                     complete_only: bool = False) -> np.ndarray:
     """Pearson r per column over the rows where both are finite, rows counted `weights` times (bootstrap counts);
-    0 for a constant column, NaN with fewer than 2 usable rows."""
+    0 for a constant column, NaN with fewer than 2 usable rows. `complete_only`: NaN for a column with any missing
+    row (as `scipy.stats.pearsonr`, and so Brain-Score, gives it)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     weights = np.ones(len(a)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if complete_only:
+        r = _pearson_columns(a, b, weights)
+        return np.where((np.isnan(a) | np.isnan(b))[weights > 0].any(axis=0), np.nan, r)
     if (weights > 0).sum() >= 2 and not (np.isnan(a).any() or np.isnan(b).any()):   # fast path: nothing missing
         share = weights / weights.sum()
         a, b = a - share @ a, b - share @ b
@@ -269,11 +274,12 @@ def spearman_brown(r, n: float = 2):
     return n * r / (1 + (n - 1) * r)
 
 def split_half_consistency(half_means: np.ndarray, weights: np.ndarray | None = None,
-                           neuroids: np.ndarray | None = None) -> np.ndarray:
-    "`(n_splits, neuroids)` Spearman-Brown corrected correlations between the halves of `split_half_means`."
+                           neuroids: np.ndarray | None = None, complete_only: bool = False) -> np.ndarray:
+    """`(n_splits, neuroids)` Spearman-Brown corrected correlations between the halves of `split_half_means`
+    (`complete_only`: NaN for a neuroid with a missing half mean, see `_pearson_columns`)."""
     picked = slice(None) if neuroids is None else neuroids
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.stack([spearman_brown(_pearson_columns(first[:, picked], second[:, picked], weights))
+        return np.stack([spearman_brown(_pearson_columns(first[:, picked], second[:, picked], weights, complete_only))
                          for first, second in half_means])
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #2779ecf1
@@ -302,21 +308,28 @@ def aggregate_neuroids(values, mode: str = "neuronb") -> float:
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #b4965cd9
 def ceiled_score(raw: float, ceiling: float, convention: str = "r_over_ceiling") -> float:
-    """`raw / ceiling` (`"r_over_ceiling"`, the original papers: Yamins 2014, Schrimpf 2018) or `(raw / ceiling) ** 2`
+    """`raw / ceiling` (`"r_over_ceiling"`, the original papers: Yamins 2014, Schrimpf 2018) or `raw ** 2 / ceiling`
     (`"explained_variance"`, Brain-Score's current convention); NaN when the ceiling is not positive."""
     if convention not in CEILING_CONVENTIONS:
         raise ValueError(f"ceiled_score: convention must be one of {CEILING_CONVENTIONS}, got {convention!r}")
     if not ceiling > 0:
         return float("nan")
-    ratio = raw / ceiling
-    return float(ratio if convention == "r_over_ceiling" else ratio ** 2)
+    return float(raw / ceiling if convention == "r_over_ceiling" else raw ** 2 / ceiling)
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #8819e7e2
 def brainscore_splits(n_stimuli: int, object_names: Sequence | None = None, n_splits: int = 10,
-                      train_size: float = 0.9, seed: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+                      train_size: float = 0.9, seed: int = 1, stimulus_ids: Sequence | None = None
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Brain-Score's cross-validation over stimuli: `n_splits` random 90/10 splits stratified by `object_names`
-    (`StratifiedShuffleSplit`, `random_state=seed`), or plain `ShuffleSplit` with a warning when there are none."""
+    (`StratifiedShuffleSplit`, `random_state=seed`), or plain `ShuffleSplit` with a warning when there are none.
+    Brain-Score sorts the stimuli by `stimulus_id` before it splits: given `stimulus_ids`, the splits are drawn in
+    that sorted order (the same stimuli as Brain-Score's) and returned as indices of the order given."""
     from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+    order = np.arange(n_stimuli)
+    if stimulus_ids is not None:
+        if len(stimulus_ids) != n_stimuli:
+            raise ValueError(f"brainscore_splits: {len(stimulus_ids)} stimulus ids for {n_stimuli} stimuli")
+        order = np.argsort(np.asarray(stimulus_ids, dtype=str), kind="stable")
     if object_names is None:
         warnings.warn("brainscore_splits: no 'object_name' coordinate on stimulus; splitting stimuli with a plain "
                       "ShuffleSplit, not stratified by object as Brain-Score does", stacklevel=2)
@@ -325,8 +338,9 @@ def brainscore_splits(n_stimuli: int, object_names: Sequence | None = None, n_sp
         labels = np.asarray(object_names)
         if len(labels) != n_stimuli:
             raise ValueError(f"brainscore_splits: {len(labels)} object names for {n_stimuli} stimuli")
+        labels = labels[order]
         splitter = StratifiedShuffleSplit(n_splits=n_splits, train_size=train_size, random_state=seed)
-    return list(splitter.split(np.zeros(n_stimuli), labels))
+    return [(order[train], order[test]) for train, test in splitter.split(np.zeros(n_stimuli), labels)]
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #f90d7b58
 BOOTSTRAP_OVER = ("stimuli", "neuroids", "both")
@@ -407,15 +421,16 @@ def _pls_held_out(features: np.ndarray, target: np.ndarray, mode: str, splits, n
 # %% ../../nbs/43_analysis_predictivity.ipynb #522dc67b
 def _pls_resampled_score(held_out, target, r, ceiling, consistency, mode: str, convention: str) -> Callable:
     "The ceiled PLS score of resampled stimuli (`weights`) and neuroids, predictions and half-means kept fixed."
+    complete_only = mode == "brainscore" and not np.isnan(target).any()     # as in pls_predictivity
     def per_split(weights, neuroids):     # neuroids alone resampled: the correlations stay, only columns change
         if (weights == 1).all():
             return r[:, neuroids]
-        return np.stack([_pearson_columns(predicted[:, neuroids], target[test][:, neuroids], weights[test])
+        return np.stack([_pearson_columns(predicted[:, neuroids], target[test][:, neuroids], weights[test], complete_only)
                          for test, predicted in held_out])
     def ceiling_of(weights, neuroids):
         if ceiling.ndim == 1 or (weights == 1).all():
             return aggregate_neuroids(consistency[:, neuroids], mode)
-        return aggregate_neuroids(split_half_consistency(ceiling, weights, neuroids), mode)
+        return aggregate_neuroids(split_half_consistency(ceiling, weights, neuroids, complete_only), mode)
     return lambda weights, neuroids: ceiled_score(aggregate_neuroids(per_split(weights, neuroids), mode),
                                                   ceiling_of(weights, neuroids), convention)
 
@@ -423,7 +438,7 @@ def _pls_resampled_score(held_out, target, r, ceiling, consistency, mode: str, c
 def pls_predictivity(features, responses, n_components: int = 25, n_folds: int = 5, seed: int | None = None,
                      ceiling: np.ndarray | None = None, *, mode: str = "neuronb", object_names: Sequence | None = None,
                      n_splits: int = 10, splits: Sequence | None = None, convention: str | None = None,
-                     n_bootstrap: int = 0, ci_level: float = 0.95) -> dict:
+                     n_bootstrap: int = 0, ci_level: float = 0.95, stimulus_ids: Sequence | None = None) -> dict:
     """Cross-validated PLS predictivity of `responses (stimuli, neuroids, repetitions)` from `features (stimuli, F)`
     in `mode` `"neuronb"` or `"brainscore"` (see above): `{'score', 'raw', 'ceiling', 'per_neuroid', 'mode',
     'convention', 'n_splits', 'ci_*'}`. `ceiling`: `split_half_means` to reuse (or legacy per-neuroid reliabilities)."""
@@ -438,13 +453,16 @@ def pls_predictivity(features, responses, n_components: int = 25, n_folds: int =
     convention = DEFAULT_CONVENTION[mode] if convention is None else convention
     target = repetition_mean(responses)
     if mode == "brainscore" and splits is None:
-        splits = brainscore_splits(len(features), object_names, n_splits, seed=seed)
+        splits = brainscore_splits(len(features), object_names, n_splits, seed=seed, stimulus_ids=stimulus_ids)
     with threadpool_limits(1), warnings.catch_warnings():   # small problems: extra BLAS threads only spin
         warnings.simplefilter("ignore", ConvergenceWarning)  # NIPALS stops at max_iter on near-degenerate folds
         held_out = _pls_held_out(features, target, mode, splits, n_components, n_folds, seed)
     ceiling = split_half_means(responses, seed=seed, scheme=mode) if ceiling is None else np.asarray(ceiling)
-    r = np.stack([_pearson_columns(predicted, target[test]) for test, predicted in held_out])
-    consistency = ceiling[None] if ceiling.ndim == 1 else split_half_consistency(ceiling)
+    # Brain-Score's pearsonr drops a neuroid whose half means miss a value; its PLS cannot fit missing targets at all,
+    # so where the averaged targets have gaps, every finite pair counts (neuronb's extension)
+    complete_only = mode == "brainscore" and not np.isnan(target).any()
+    r = np.stack([_pearson_columns(predicted, target[test], complete_only=complete_only) for test, predicted in held_out])
+    consistency = ceiling[None] if ceiling.ndim == 1 else split_half_consistency(ceiling, complete_only=complete_only)
     raw, ceiling_value = aggregate_neuroids(r, mode), aggregate_neuroids(consistency, mode)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -683,7 +701,7 @@ def scores_from_features(features: Mapping[str, np.ndarray], data, metric: str =
     extraction can then be scored on several stimulus subsets (`data.isel(stimulus=...)` with the same rows)."""
     if metric not in METRICS:
         raise ValueError(f"region_scores: metric must be one of {METRICS}, got {metric!r}")
-    data = check_neural_data(data, "region_scores data")
+    data = check_neural_data(data, "region_scores data", images=False)       # the features stand for the images
     mode = default_mode(data) if mode is None else mode
     seed = (1 if mode == "brainscore" else 0) if seed is None else seed
     wrong = {layer: len(f) for layer, f in features.items() if len(f) != data.sizes["stimulus"]}
@@ -693,7 +711,8 @@ def scores_from_features(features: Mapping[str, np.ndarray], data, metric: str =
     splits = None
     if metric == "pls" and mode == "brainscore":   # one split scheme for every region and layer
         names = data["object_name"].values if "object_name" in data.coords else None
-        splits = brainscore_splits(data.sizes["stimulus"], names, n_splits, seed=seed)
+        ids = data["stimulus_id"].values if "stimulus_id" in data.coords else None
+        splits = brainscore_splits(data.sizes["stimulus"], names, n_splits, seed=seed, stimulus_ids=ids)
     rows = []
     for region in all_regions if regions is None else list(regions):
         if region not in all_regions:
