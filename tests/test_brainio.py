@@ -95,6 +95,20 @@ def test_result_fits_the_scoring_layout(tmp_path, stimulus_set):
     assert check_neural_data(data, "brainio fixture") is data
 
 
+def test_load_neural_data_reads_brainio_with_its_stimulus_set(tmp_path, stimulus_set):
+    "The loader the wiring scores use takes a brainio assembly too, once it is given the stimulus set."
+    from neuronb.analysis.predictivity import load_neural_data
+    ids, images, csv_path, _ = stimulus_set
+    values = np.random.default_rng(3).normal(size=(24, 3))
+    path = write_neural_assembly(tmp_path / "assy_wiring.nc", values, ids * 2, ["IT", "IT", "V4"])
+    with pytest.raises(ValueError, match=r"assy_wiring.nc is a BrainIO neural assembly.*stimuli="):
+        load_neural_data(path)
+    data = load_neural_data(path, csv_path, image_size=(10, 14))
+    assert data["images"].shape == (12, 3, 10, 14) and data["responses"].shape == (12, 3, 2)
+    assert np.allclose(data["responses"].values[:, :, 1], values[12:])
+    assert np.array_equal(load_neural_data(path, csv_path)["images"].values, images)
+
+
 def test_file_layout_is_brainio(tmp_path):
     path = write_neural_assembly(tmp_path / "assy_layout.nc", np.ones((3, 2)), ["a", "a", "b"], ["IT", "V4"],
                                  stimulus_set_identifier="test.Layout", identifier="test.Assembly")

@@ -1,6 +1,7 @@
 """Rehearsal of Wiring Up Vision's paper preset: an ImageNet tree as distributed (`train/<wnid>/*.JPEG`,
 `val/<wnid>/*.JPEG`, images of mixed sizes, no `test/`), CORnet-S, the WC and Gabor init specs, critical training,
-the images x epochs grid, scoring against neural and behavioural data files, and the report on the exported score
+the images x epochs grid, scoring against neural and behavioural assemblies in Brain-Score's own files (brainio
+`.nc` with a stimulus-set CSV and zip), and the report on the exported score
 database: the commands a GPU user types, with `--preset rehearsal` (the paper recipe at the tiny preset's sizes)."""
 import json
 import shutil
@@ -8,8 +9,9 @@ import shutil
 import pytest
 import torch
 
-from neuronb.analysis.behavior import save_behavior_data, surrogate_behavior
-from neuronb.analysis.predictivity import normalized_input, save_neural_data, surrogate_neural_data
+from neuronb.analysis.behavior import behavior_trials, surrogate_behavior
+from neuronb.analysis.predictivity import normalized_input, surrogate_neural_data
+from neuronb.data.brainio import write_behavioral_assembly, write_responses_assembly, write_stimulus_set
 from neuronb.data.core import ImageSet
 from neuronb.data.formats import write_image_folder
 from neuronb.experiments.protocol import RunFolder, load_run
@@ -53,7 +55,8 @@ def rehearsal(tmp_path_factory):
 
 def rehearse(work):
     "The commands of a paper study at the rehearsal preset; what they wrote."
-    imagenet, store = write_imagenet(work / "imagenet"), work / "store.sqlite"
+    # 10 val images a class: Brain-Score's 90/10 splits stratified by object need a test stimulus of each of the 4
+    imagenet, store = write_imagenet(work / "imagenet", n_val=10), work / "store.sqlite"
     common = ["--preset", "rehearsal", "--root", imagenet, "--store", store]
     # standard training on the images x epochs grid (Kaiming-normal "KN" weights, every layer learns)
     cli("wiring", "grid", *common, "--name", "standard", "--run-dir", work / "grid")
@@ -67,16 +70,26 @@ def rehearse(work):
     # critical training from the WC init: only the conv3s and the decoder learn
     wcct = json.loads(cli("wiring", "train", *common, "--init", work / "wc.json", "--trained", "critical",
                           "--name", "wcct", "--run-dir", work / "wcct"))
-    # neural and behavioural data files on the held-out (val) images, recorded from a network that is not scored:
-    # the 40-image run's weights part way through its epoch
+    # neural and behavioural data on the held-out (val) images, recorded from a network that is not scored (the
+    # 40-image run's weights part way through its epoch), written as Brain-Score writes MajajHong2015 and
+    # Rajalingham2018: a neural assembly with repetitions, trials of a 2AFC task, and their stimulus set
     reference = load_run(img40, checkpoint_name(max(e for e in saved_epochs(img40) if 0 < e < 1))).model
     held_out = held_out_images(load_run(full, model=False).config)
-    save_neural_data(surrogate_neural_data(reference, held_out.images, reference.region_layers, n_neuroids=16,
-                                           preprocess=normalized_input()), work / "neural.nc")
-    save_behavior_data(surrogate_behavior(reference, held_out.images, held_out.labels["fine"],
-                                          reference.region_layers["IT"], n_trials=8, preprocess=normalized_input()),
-                       work / "behavior.nc")
-    data = ["--neural", work / "neural.nc", "--behavior", work / "behavior.nc"]
+    ids = [f"val{i:03d}" for i in range(len(held_out.images))]
+    objects = [WNIDS[k] for k in held_out.labels["fine"].tolist()]
+    stimuli, _ = write_stimulus_set(work / "stimulus_rehearsal_val.csv", held_out.images.numpy(), ids,
+                                    {"object_name": objects})
+    brain = surrogate_neural_data(reference, held_out.images, reference.region_layers, n_neuroids=16,
+                                  preprocess=normalized_input())
+    write_responses_assembly(work / "assy_rehearsal_neural.nc", brain["responses"].values, ids, brain["region"].values,
+                             stimulus_coords={"object_name": objects}, stimulus_set_identifier="rehearsal.val")
+    trials = behavior_trials(surrogate_behavior(reference, held_out.images, held_out.labels["fine"],
+                                                reference.region_layers["IT"], n_trials=8, preprocess=normalized_input()))
+    write_behavioral_assembly(work / "assy_rehearsal_trials.nc", [ids[i] for i in trials["stimulus"]],
+                              trials["sample_obj"], trials["dist_obj"], correct=trials["correct"],
+                              stimulus_set_identifier="rehearsal.val")
+    data = ["--neural", work / "assy_rehearsal_neural.nc", "--neural-stimuli", stimuli,
+            "--behavior", work / "assy_rehearsal_trials.nc", "--behavior-stimuli", stimuli]
     scores = {}
     for run, epoch, name, extra in ((full, 1, f"{STANDARD}_epoch_1", []),        # the paper's score: V1 properties too
                                     (full, 0, f"{STANDARD}_epoch_0", ["--set", "v1=false"]),

@@ -142,13 +142,17 @@ def test_cli_properties_include_textures_and_user_data(isolated):
     # the user's own stimuli (here: 3 photo families, 3 samples, as an NPZ) replace the offline ones
     own = photo_textures(VisualField(64, 8.0), n_samples=3, families=["brick", "grass", "petals"], seed=9)
     np.savez(isolated / "stimuli.npz", textures=own.textures.numpy(), noise=own.noise.numpy(), families=np.array(own.families))
-    out = run_cli("v1", "properties", "--run-dir", run_dir, "--user-data", cells, "--store", isolated / "s.sqlite",
+    # a second reference file, as Brain-Score ships it: a V1 property assembly (neuroid x neuronal_property)
+    from neuronb.data.brainio import write_property_assembly
+    freeman = write_property_assembly(isolated / "assy_FreemanZiemba2013_properties.nc",
+                                      np.linspace(0.05, 0.9, 30)[:, None], ["texture_sparseness"])
+    out = run_cli("v1", "properties", "--run-dir", run_dir, "--user-data", cells, freeman, "--store", isolated / "s.sqlite",
                   "--texture-stimuli", isolated / "stimuli.npz", "--preset", "tiny", "--set", "n_bootstrap=20",
                   "--set", "texture_samples=2")
     assert out.returncode == 0, out.stderr
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.strip()}
     assert rows["texture_modulation_index"][-1] == "ok" and 0 <= float(rows["texture_modulation_index"][-2]) <= 1
-    assert rows["texture_sparseness"][-1] == "unavailable" and rows["max_noise"][-1] == "unavailable"
+    assert rows["texture_sparseness"][-1] == "ok" and rows["max_noise"][-1] == "unavailable"
     import pandas as pd
     units = pd.read_csv(run_dir / "v1_properties.csv")
     assert units.channel.is_unique and units.texture_modulation_index.notna().sum() >= 3

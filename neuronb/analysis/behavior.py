@@ -24,7 +24,7 @@ from ..data.brainio import DATA_VARIABLES, StimulusSet, read_behavioral_assembly
 
 # %% auto #0
 __all__ = ['BEHAVIOR_DIMS', 'BEHAVIOR_METRICS', 'check_behavior_data', 'make_behavior_data', 'behavior_from_trials',
-           'save_behavior_data', 'behavior_from_brainio', 'load_behavior_data', 'behavior_signature',
+           'save_behavior_data', 'behavior_from_brainio', 'load_behavior_data', 'behavior_trials', 'behavior_signature',
            'signature_reliability', 'behavioral_consistency', 'readout_probabilities', 'two_afc_performance',
            'model_behavior', 'behavior_benchmark', 'surrogate_behavior', 'shuffle_within_objects']
 
@@ -131,9 +131,11 @@ def behavior_from_brainio(path: Path | str, stimuli: StimulusSet | Path | str,
     return data
 
 # %% ../../nbs/43b_analysis_behavior.ipynb #b97e79d5
-def load_behavior_data(path: Path | str, stimuli: StimulusSet | Path | str | None = None) -> "xr.Dataset":
+def load_behavior_data(path: Path | str, stimuli: StimulusSet | Path | str | None = None,
+                       image_size: tuple[int, int] | None = None) -> "xr.Dataset":
     """Read behavioural data from `.npz` (dense `correct` or per-trial arrays) or `.nc`, validated; a BrainIO
-    behavioural assembly (`.nc`) needs its stimulus set `stimuli` (a `StimulusSet` or its CSV)."""
+    behavioural assembly (`.nc`) needs its stimulus set `stimuli` (a `StimulusSet` or its CSV), images read at
+    `image_size` (default: their own)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_behavior_data: no file {path}")
@@ -143,7 +145,7 @@ def load_behavior_data(path: Path | str, stimuli: StimulusSet | Path | str | Non
             if stimuli is None:
                 raise ValueError(f"load_behavior_data: {path} is a BrainIO behavioural assembly (trials); its images "
                                  "come from a stimulus set: pass stimuli= (the stimulus set's CSV)")
-            return behavior_from_brainio(path, stimuli)
+            return behavior_from_brainio(path, stimuli, image_size)
         if "label" in data:
             data = data.assign(label=data["label"].astype(np.int64))
         return check_behavior_data(data, str(path))
@@ -165,6 +167,18 @@ def load_behavior_data(path: Path | str, stimuli: StimulusSet | Path | str | Non
                                         arrays["images"], arrays["label"], objects)
         except ValueError as e:
             raise ValueError(f"load_behavior_data: {path}: {e}") from e
+
+# %% ../../nbs/43b_analysis_behavior.ipynb #39ac7ca4
+def behavior_trials(data) -> pd.DataFrame:
+    """One row per trial of behavioural data (`stimulus` index, `sample_obj`, `dist_obj`, `correct`): the long form a
+    BrainIO behavioural assembly holds (`write_behavioral_assembly`), in stimulus, distractor, trial order."""
+    data = check_behavior_data(data, "behavior_trials")
+    correct = data["correct"].values
+    recorded = np.isfinite(correct)
+    stimulus, distractor, _ = np.nonzero(recorded)
+    objects = data["object"].values.astype(str)
+    return pd.DataFrame({"stimulus": stimulus, "sample_obj": objects[data["label"].values[stimulus]],
+                         "dist_obj": objects[distractor], "correct": correct[recorded]})
 
 # %% ../../nbs/43b_analysis_behavior.ipynb #81f7cd0f
 BEHAVIOR_METRICS = ("i1n", "i2n")

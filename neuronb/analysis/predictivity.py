@@ -140,13 +140,21 @@ def save_neural_data(data, path: Path | str) -> Path:
         stimulus_id=data["stimulus_id"].values), "save_neural_data")
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #988e0b83
-def load_neural_data(path: Path | str) -> "xr.Dataset":
-    "Read neural data from `.nc` or `.npz` (written by `save_neural_data` or by hand in the same layout), validated."
+def load_neural_data(path: Path | str, stimuli=None, image_size: tuple[int, int] | None = None) -> "xr.Dataset":
+    """Read neural data from `.nc` or `.npz` (written by `save_neural_data` or by hand in the same layout), validated.
+    A BrainIO neural assembly (`.nc`) needs its stimulus set `stimuli` (a `StimulusSet` or its CSV), whose images are
+    read at `image_size` (default: their own)."""
+    from neuronb.data.brainio import DATA_VARIABLES, read_neural_assembly    # brainio reads into this layout
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_neural_data: no file {path}")
     if path.suffix == ".nc":
         data = read_netcdf(path, "load_neural_data")
+        if any(name in data for name in DATA_VARIABLES):
+            if stimuli is None:
+                raise ValueError(f"load_neural_data: {path} is a BrainIO neural assembly; its images come from a "
+                                 "stimulus set: pass stimuli= (the stimulus set's CSV, its zip beside it)")
+            return check_neural_data(read_neural_assembly(path, stimuli, image_size=image_size), str(path))
     elif path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as arrays:
             missing = [k for k in ("responses", "images", "region") if k not in arrays.files]
@@ -339,6 +347,11 @@ def brainscore_splits(n_stimuli: int, object_names: Sequence | None = None, n_sp
         if len(labels) != n_stimuli:
             raise ValueError(f"brainscore_splits: {len(labels)} object names for {n_stimuli} stimuli")
         labels = labels[order]
+        n_test, n_objects = n_stimuli - int(np.floor(train_size * n_stimuli)), len(np.unique(labels))
+        if n_test < n_objects:
+            raise ValueError(f"brainscore_splits: {n_stimuli} stimuli of {n_objects} objects; a {1 - train_size:.0%} test "
+                             f"split holds {n_test}, fewer than one stimulus per object, so it cannot be stratified by "
+                             f"object_name as Brain-Score's is (more stimuli, or mode 'neuronb')")
         splitter = StratifiedShuffleSplit(n_splits=n_splits, train_size=train_size, random_state=seed)
     return [(order[train], order[test]) for train, test in splitter.split(np.zeros(n_stimuli), labels)]
 

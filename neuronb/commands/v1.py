@@ -78,9 +78,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="robustness / properties: the trained run (then --run-dir is the measurement's own folder)")
     p.add_argument("--device", default=None)
     p.add_argument("--layer", default=None, help="layer for `properties` (default: the preset's, layer1)")
-    p.add_argument("--user-data", default=None, metavar="PATH",
-                   help="for `properties`: JSON / NPZ of per-cell reference values (e.g. Ringach 2002, Freeman & Ziemba "
-                        "2013 texture properties) that are not available offline")
+    p.add_argument("--user-data", default=None, metavar="PATH", nargs="+",
+                   help="for `properties`: reference data not available offline (e.g. Ringach 2002, Freeman & Ziemba "
+                        "2013): JSON / NPZ of per-cell values or Brain-Score's V1 property assemblies (.nc), one or more")
     p.add_argument("--texture-stimuli", default=None, metavar="NPZ",
                    help="for `properties`: your texture stimuli (arrays textures, noise: families x samples x H x W) "
                         "instead of the offline photo textures")

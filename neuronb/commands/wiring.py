@@ -63,6 +63,7 @@ def cmd_grid(args) -> int:
 def cmd_score(args) -> int:
     "`wiring.score`: a run's weights on neural / behavioural data and top-1, into the store."
     result = _run("wiring.score", args, run=args.run, epoch=args.epoch, neural=args.neural,
+                  neural_stimuli=args.neural_stimuli, behavior_stimuli=args.behavior_stimuli,
                   surrogate_run=args.surrogate_run, behavior=args.behavior, surrogate_behavior=args.surrogate_behavior,
                   spatial=args.spatial, max_features=args.max_features, v1=args.v1, v1_quick=args.v1_quick,
                   v1_image_size=args.v1_image_size, model_name=args.model_name, modification=args.modification)
@@ -117,6 +118,8 @@ def _score_parser(actions):
     q.add_argument("--run", help="the run folder to score"); q.add_argument("--epoch", type=float)
     q.add_argument("--neural", help="neural data (.nc or .npz)"); q.add_argument("--surrogate-run", help="reference run")
     q.add_argument("--behavior", help="behavioural data (.npz or .nc) for the i2n behaviour benchmark")
+    q.add_argument("--neural-stimuli", help="stimulus set (.csv, zip beside it) of a brainio neural assembly")
+    q.add_argument("--behavior-stimuli", help="stimulus set (.csv, zip beside it) of a brainio behavioural assembly")
     q.add_argument("--surrogate-behavior", action="store_true", default=None,
                    help="behaviour benchmark against a surrogate subject made from --surrogate-run's IT readout")
     q.add_argument("--spatial", action="store_true", default=None,

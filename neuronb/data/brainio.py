@@ -21,8 +21,8 @@ from ..core import atomic_path
 # %% auto #0
 __all__ = ['DATA_VARIABLES', 'NEURAL_LAYOUT', 'IMAGE_LAYOUT', 'write_assembly', 'write_neural_assembly', 'open_assembly',
            'assembly_coord', 'StimulusSet', 'read_stimulus_set', 'write_stimulus_set', 'average_time_bins',
-           'assembly_to_responses', 'read_neural_assembly', 'attach_stimuli', 'read_behavioral_assembly',
-           'write_behavioral_assembly', 'read_property_assembly', 'write_property_assembly']
+           'assembly_to_responses', 'read_neural_assembly', 'attach_stimuli', 'write_responses_assembly',
+           'read_behavioral_assembly', 'write_behavioral_assembly', 'read_property_assembly', 'write_property_assembly']
 
 # %% ../../nbs/04b_data_brainio.ipynb #8691c735
 DATA_VARIABLES = ("data", "__xarray_dataarray_variable__")   # current name, then the legacy (uncompressed) one
@@ -332,6 +332,20 @@ def attach_stimuli(data, stimuli: StimulusSet | Path | str, image_size: tuple[in
     data = data.assign(images=(IMAGE_LAYOUT, stimuli.images(ids, image_size))).assign_coords(extra)
     data.attrs["stimulus_set_csv"] = str(stimuli.csv_path)
     return data
+
+# %% ../../nbs/04b_data_brainio.ipynb #3af1bbc2
+def write_responses_assembly(path: Path | str, responses, stimulus_ids: Sequence, regions: Sequence[str] | str,
+                             stimulus_coords: Mapping[str, Sequence] | None = None, **kw) -> Path:
+    """`responses (stimulus, neuroid, repetition)` as a long-form BrainIO neural assembly; `stimulus_coords`: one value
+    per stimulus (e.g. `object_name`), repeated on its rows; `kw`: `write_neural_assembly`'s."""
+    responses = np.asarray(responses)
+    if responses.ndim != 3 or len(stimulus_ids) != len(responses):
+        raise ValueError(f"write_responses_assembly: responses {responses.shape} must be (stimulus, neuroid, repetition) "
+                         f"with one stimulus id per stimulus ({len(stimulus_ids)} given)")
+    stimulus, repetition = np.nonzero(~np.isnan(responses).all(axis=1))      # the rows that were recorded
+    per_row = {name: np.asarray(values)[stimulus] for name, values in (stimulus_coords or {}).items()}
+    return write_neural_assembly(path, responses[stimulus, :, repetition], np.asarray(stimulus_ids)[stimulus], regions,
+                                 repetitions=repetition, presentation_coords=per_row, **kw)
 
 # %% ../../nbs/04b_data_brainio.ipynb #cd2be307
 def _with_correctness(trials: pd.DataFrame, values: np.ndarray, where: str) -> pd.DataFrame:

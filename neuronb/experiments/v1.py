@@ -95,15 +95,17 @@ class V1PropertiesConfig(V1MeasureConfig):
     textures: bool = True                 # also measure Freeman & Ziemba (2013)'s texture properties
     texture_samples: int = 8              # samples per family of the offline photo textures
     texture_stimuli: str | None = None    # NPZ of user stimuli (arrays textures, noise: families x samples x H x W)
-    user_data: str | None = None          # JSON / NPZ of per-cell reference values (`read_user_references`)
+    user_data: list | str | None = None   # JSON / NPZ / brainio .nc reference files (`read_user_references`), later wins
 
     size_fields: ClassVar[tuple] = ("property_protocol", "n_bootstrap", "texture_samples")   # stimuli and resamples
 
     def __post_init__(self):
         super().__post_init__()
-        for key in ("texture_stimuli", "user_data"):
-            if getattr(self, key) is not None:
-                setattr(self, key, str(getattr(self, key)))
+        if self.texture_stimuli is not None:
+            self.texture_stimuli = str(self.texture_stimuli)
+        if self.user_data is not None:       # one file or several (Ringach 2002 and Freeman & Ziemba 2013 come apart)
+            files = [self.user_data] if isinstance(self.user_data, (str, Path)) else list(self.user_data)
+            self.user_data = [str(f) for f in files]
         if self.property_protocol not in ("full", "quick"):
             raise ValueError(f"V1PropertiesConfig.property_protocol must be 'full' or 'quick', got {self.property_protocol!r}")
         if self.texture_samples < 2:

@@ -240,9 +240,11 @@ class WiringScoreConfig(ConfigBase):
     "What `wiring.score` scores: a run's weights (at `epoch`, default the last) against the configured data sources."
     run: str = ""                        # the run folder to score (wiring.train, classification, ... any protocol)
     epoch: float | None = None           # a saved (fractional) epoch of a wiring.train run; None: the last checkpoint
-    neural: str | None = None            # neural data (.nc or .npz)
+    neural: str | None = None            # neural data (.nc or .npz; or a brainio assembly with neural_stimuli)
+    neural_stimuli: str | None = None    # the stimulus set (CSV, zip beside it) of a brainio neural assembly
     surrogate_run: str | None = None     # a reference run whose region layers, recorded on the test images, are the brain
     behavior: str | None = None          # behavioural data (.npz or .nc) for the i2n behaviour benchmark
+    behavior_stimuli: str | None = None  # the stimulus set of a brainio behavioural assembly of trials
     surrogate_behavior: bool = False     # a surrogate subject from `surrogate_run`'s IT readout
     spatial: bool = False                # region scores on channel x space features (projected to `max_features`)
     max_features: int = 1024
@@ -267,12 +269,12 @@ def _score_data(config: WiringScoreConfig, test, label: str) -> tuple:
     "The neural and behavioural data `config` names (None where it names none)."
     reference = load_run(config.surrogate_run).model if config.surrogate_run else None
     neural = behavior = None
-    if config.neural:
-        neural = load_neural_data(config.neural)
+    if config.neural:       # brainio stimuli are read at the size of the run's own test images
+        neural = load_neural_data(config.neural, config.neural_stimuli, tuple(test.images.shape[-2:]))
     elif reference is not None:
         neural = surrogate_neural_data(reference, test.images, reference.region_layers, preprocess=normalized_input())
     if config.behavior:
-        behavior = load_behavior_data(config.behavior)
+        behavior = load_behavior_data(config.behavior, config.behavior_stimuli, tuple(test.images.shape[-2:]))
     elif config.surrogate_behavior:
         behavior = surrogate_behavior(reference, test.images, test.labels[label], reference.region_layers["IT"],
                                       preprocess=normalized_input())
