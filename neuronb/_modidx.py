@@ -1698,6 +1698,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                              'neuronb/experiments/scoring.py'),
                                              'neuronb.experiments.scoring.commit_layers': ( 'experiments_scoring.html#commit_layers',
                                                                                             'neuronb/experiments/scoring.py'),
+                                             'neuronb.experiments.scoring.default_candidate_layers': ( 'experiments_scoring.html#default_candidate_layers',
+                                                                                                       'neuronb/experiments/scoring.py'),
                                              'neuronb.experiments.scoring.read_layer_map': ( 'experiments_scoring.html#read_layer_map',
                                                                                              'neuronb/experiments/scoring.py'),
                                              'neuronb.experiments.scoring.score_neural': ( 'experiments_scoring.html#score_neural',

@@ -25,7 +25,8 @@ from ..models import region_layers
 from ..models.registry import Preprocessing, create, default_preprocessing, load_checkpoint_weights
 
 # %% auto #0
-__all__ = ['ScoreConfig', 'scored_model', 'selection_split', 'read_layer_map', 'write_layer_map', 'commit_layers', 'score_neural']
+__all__ = ['ScoreConfig', 'default_candidate_layers', 'scored_model', 'selection_split', 'read_layer_map', 'write_layer_map',
+           'commit_layers', 'score_neural']
 
 # %% ../../nbs/46_experiments_scoring.ipynb #3ea0ba11
 @dataclass
@@ -62,9 +63,21 @@ class ScoreConfig(ConfigBase):
             raise ValueError(f"{where}.select_fraction={self.select_fraction!r}; expected a fraction in (0, 1)")
 
 # %% ../../nbs/46_experiments_scoring.ipynb #b43e4383
+def default_candidate_layers(model: torch.nn.Module) -> list[str]:
+    """Candidate layers of a model that has no region map (a torchvision or timm network): the blocks of its top-level
+    stages (a top-level `Sequential` / `ModuleList` is opened one level) that hold weights; the classifier left out."""
+    names = []
+    for name, child in model.named_children():
+        parts = child.named_children() if isinstance(child, (torch.nn.Sequential, torch.nn.ModuleList)) else [("", child)]
+        names += [f"{name}.{sub}" if sub else name for sub, module in parts if next(module.parameters(), None) is not None]
+    if names and isinstance(model.get_submodule(names[-1]), torch.nn.Linear):     # the class scores are no brain area
+        names = names[:-1]
+    return names
+
 def scored_model(config: ScoreConfig) -> tuple[torch.nn.Module, Preprocessing, list[str]]:
-    """The model (eval mode, its checkpoint loaded), its preprocessing and the candidate layers of `config`. Weights
-    not loaded from a checkpoint are drawn with `config.seed`: a random network's score is reproducible."""
+    """The model (eval mode, its checkpoint loaded), its preprocessing and the candidate layers of `config` (default:
+    its region map's layers, else `default_candidate_layers`). Weights not loaded from a checkpoint are drawn with
+    `config.seed`: a random network's score is reproducible."""
     seed_everything(config.seed)
     model = create(config.model, **config.model_kw)
     if config.checkpoint:
@@ -72,8 +85,12 @@ def scored_model(config: ScoreConfig) -> tuple[torch.nn.Module, Preprocessing, l
     model.eval()
     base = default_preprocessing(config.model, model)
     preprocess = Preprocessing(config.image_size or base.size, tuple(config.mean or base.mean), tuple(config.std or base.std))
-    layers = list(config.layers) or list(dict.fromkeys(region_layers(model).values())) \
-        or [name for name, _ in model.named_children()]
+    if config.layers:
+        layers = list(config.layers)
+    elif getattr(model, "region_layers", None):
+        layers = list(dict.fromkeys(region_layers(model).values()))
+    else:
+        layers = default_candidate_layers(model)
     return model, preprocess, layers
 
 # %% ../../nbs/46_experiments_scoring.ipynb #14e73b2b
