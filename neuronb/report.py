@@ -22,10 +22,10 @@ import numpy as np
 from .core import atomic_path, atomic_write_text, project_root, reports_dir
 
 # %% auto #0
-__all__ = ['PLOTLY_JS', 'AUDIT_MARK', 'CHECKS_MIME', 'show', 'plotly_js_source', 'reports_source_dir', 'list_reports',
-           'ReportError', 'ReportResult', 'watch_empty_axes', 'execute_report', 'report_scratch', 'ReportAudit',
-           'audit_report', 'show_checks', 'ReportSummary', 'report_summary', 'summary_html', 'render_html',
-           'write_index', 'run_reports']
+__all__ = ['PLOTLY_JS', 'PHASES', 'PHASE_TAG', 'AUDIT_MARK', 'CHECKS_MIME', 'show', 'plotly_js_source', 'reports_source_dir',
+           'list_reports', 'ReportError', 'ReportResult', 'phase_seconds', 'timing_table', 'timing_text',
+           'watch_empty_axes', 'execute_report', 'report_scratch', 'ReportAudit', 'audit_report', 'show_checks',
+           'ReportSummary', 'report_summary', 'summary_html', 'render_html', 'write_index', 'run_reports']
 
 # %% ../nbs/10_report.ipynb #3179f0a7
 PLOTLY_JS = "plotly.min.js"
@@ -74,6 +74,40 @@ class ReportResult:
     seconds: float
     preset: str
     audit: "ReportAudit | None" = None
+    phases: dict = field(default_factory=dict)       # seconds per phase (`PHASES`), `phase_seconds` + rendering
+
+# %% ../nbs/10_report.ipynb #eee4cf71
+PHASES = ("setup", "data", "training", "analysis", "rendering")
+PHASE_TAG = "phase-"
+
+def phase_seconds(nb) -> dict[str, float]:
+    """Seconds per phase of an executed report notebook (an `nbformat` node): each code cell's papermill duration
+    under its `phase-<name>` tag (untagged: analysis), the rest of papermill's total under setup (no rendering)."""
+    seconds = dict.fromkeys(PHASES[:-1], 0.0)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tagged = [t[len(PHASE_TAG):] for t in cell.metadata.get("tags", []) if t.startswith(PHASE_TAG)]
+        if any(t not in seconds for t in tagged):
+            raise ValueError(f"report cell {cell.get('id', '?')}: phase tag(s) {tagged}; expected "
+                             f"{[PHASE_TAG + p for p in seconds]}")
+        seconds[tagged[0] if tagged else "analysis"] += float(cell.metadata.get("papermill", {}).get("duration") or 0.0)
+    total = nb.metadata.get("papermill", {}).get("duration")
+    if total:                                           # kernel start, gaps between cells
+        seconds["setup"] += max(0.0, float(total) - sum(seconds.values()))
+    return seconds
+
+def timing_table(results: list[ReportResult]) -> "pd.DataFrame":
+    "Seconds per report (rows) and phase (columns, then `total`), with a `all reports` row."
+    import pandas as pd
+    table = pd.DataFrame({r.name: {**dict.fromkeys(PHASES, np.nan), **r.phases, "total": r.seconds} for r in results}).T
+    if len(table):
+        table.loc["all reports"] = table.sum(min_count=1)
+    return table.rename_axis("report")
+
+def timing_text(table: "pd.DataFrame") -> str:
+    "The timing table as fixed-width text: seconds, rounded."
+    return table.round(0).astype("Int64").to_string(na_rep="-")
 
 # %% ../nbs/10_report.ipynb #c67d1a4d
 AUDIT_MARK = "neuronb-audit:"
@@ -385,7 +419,9 @@ _CARD_STYLE = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;color
                ".card{border:1px solid #d0d7de;border-radius:8px;padding:.8em;background:#fff}"
                ".card img{width:100%;max-height:12em;object-fit:contain;background:#f6f8fa}"
                ".card h2{font-size:1.05em;margin:.4em 0}.card ul{padding-left:1.1em;font-size:.85em}"
-               ".holds{color:#1a7f37}.does-not-hold{color:#b42318}.other{color:#8a6d00}small{color:#57606a}")
+               ".holds{color:#1a7f37}.does-not-hold{color:#b42318}.other{color:#8a6d00}small{color:#57606a}"
+               ".timing{border-collapse:collapse;margin-top:.5em}.timing td,.timing th{border:1px solid #d0d7de;"
+               "padding:.2em .7em;text-align:right}.timing tr:last-child{font-weight:600}")
 
 def _thumbnail(png_base64: str, width: int = 480) -> str:
     "A PNG (base64) scaled down to `width` pixels wide, as base64: the index stays light."
@@ -418,9 +454,14 @@ def write_index(results: list[ReportResult], out_dir: Path | str) -> Path:
     done = {r.name: r for r in results}
     cards = [_card(page, out_dir / "notebooks" / f"{page.stem}.ipynb", done.get(page.stem))
              for page in sorted(out_dir.glob("*.html")) if page.name != "index.html"]
+    timed = [r for r in results if r.phases]
+    timing = ("<h2>Where the time went</h2><p><small>seconds per report and phase in the last run of "
+              f"<code>neuronb report</code> ({html.escape(timed[0].preset)} preset, {time.strftime('%Y-%m-%d %H:%M')})"
+              "</small></p>" + timing_table(timed).rename_axis(None).round(0).astype("Int64").to_html(classes="timing", na_rep="-")
+              if timed else "")
     text = ("<!doctype html><html><head><meta charset='utf-8'><title>neuronb reports</title>"
             f"<style>{_CARD_STYLE}</style></head><body><h1>neuronb reports</h1>"
-            f"<div class='cards'>{''.join(cards)}</div></body></html>")
+            f"<div class='cards'>{''.join(cards)}</div>{timing}</body></html>")
     return atomic_write_text(out_dir / "index.html", text)
 
 # %% ../nbs/10_report.ipynb #702e2100
@@ -446,12 +487,16 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
         start = time.perf_counter()
         log(f"report {name} ({preset}) ...")
         executed = execute_report(name, preset, out_dir, source, parameters, timeout)
+        import nbformat
+        rendering = time.perf_counter()
         page = render_html(executed, out_dir / f"{name}.html")
         audit = audit_report(executed)
-        results.append(ReportResult(name, page, time.perf_counter() - start, preset, audit))
+        phases = {**phase_seconds(nbformat.read(str(executed), as_version=4)), "rendering": time.perf_counter() - rendering}
+        results.append(ReportResult(name, page, time.perf_counter() - start, preset, audit, phases))
         log(f"  wrote {page} in {results[-1].seconds:.0f} s: {audit.images} images, {audit.plotly_figures} plotly "
             f"figures, {audit.tables} tables")
         for problem in audit.problems:
             log(f"  PROBLEM {problem}")
     write_index(results, out_dir)
+    log("seconds per report and phase:\n" + timing_text(timing_table(results)))
     return results
