@@ -2336,6 +2336,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'neuronb.store.with_retry': ('store.html#with_retry', 'neuronb/store.py')},
             'neuronb.sweep': { 'neuronb.sweep._execute_here': ('sweep.html#_execute_here', 'neuronb/sweep.py'),
                                'neuronb.sweep._submit': ('sweep.html#_submit', 'neuronb/sweep.py'),
+                               'neuronb.sweep._timed_cluster_sweep': ('sweep.html#_timed_cluster_sweep', 'neuronb/sweep.py'),
                                'neuronb.sweep._tiny_cnn': ('sweep.html#_tiny_cnn', 'neuronb/sweep.py'),
                                'neuronb.sweep.bench_sweep': ('sweep.html#bench_sweep', 'neuronb/sweep.py'),
                                'neuronb.sweep.connect': ('sweep.html#connect', 'neuronb/sweep.py'),

@@ -194,33 +194,45 @@ def _tiny_cnn(seed: int, n_classes: int = 10):
                          nn.Linear(128, n_classes))
 
 # %% ../nbs/70_sweep.ipynb #841a3e90
-def bench_sweep(n_runs: int = 4, epochs: int = 2, workers: int = 2, n_models: int = 8, steps: int = 30,
-                client=None, log=print) -> dict:
-    """Wall time of a fixed sweep of `n_runs` tiny runs sequentially vs on a `workers`-worker local cluster (or
-    `client`), and of `n_models` tiny CNNs trained separately vs stacked with torch.func; prints both, with ratios."""
+def _timed_cluster_sweep(base: dict, folder: Path, n_workers: int, client=None) -> tuple[float, float, int]:
+    "Seconds of `base`'s sweep on a fresh store with a local cluster of `n_workers` one-thread workers (or `client`)."
+    start = time.perf_counter()
+    with (contextlib.nullcontext(client) if client is not None else connect(workers=n_workers, threads_per_worker=1)) as active:
+        startup = time.perf_counter() - start
+        found = len(active.scheduler_info()["workers"])
+        table = run_sweep({**base, "root": str(folder / f"workers{n_workers}")}, store=folder / f"workers{n_workers}.sqlite",
+                          client=active, progress=False)
+        seconds = time.perf_counter() - start - startup
+    if not (table["status"] == "finished").all():
+        raise RuntimeError(f"bench_sweep: runs on {found} workers did not finish: {table[['run_id', 'status', 'notes']]}")
+    return seconds, startup, found
+
+def bench_sweep(n_runs: int = 8, epochs: int = 2, workers: int = 2, n_models: int = 8, steps: int = 30,
+                clients: dict | None = None, log=print) -> dict:
+    """The scaling of a fixed sweep of `n_runs` tiny runs: one after another in this process, then on local clusters
+    of 1 and `workers` one-thread workers (`clients`: `{n_workers: Client}` to reuse), with runs/hour and the parallel
+    efficiency; and `n_models` tiny CNNs trained separately vs stacked with torch.func. Prints both, with ratios."""
     import torch
     lrs = [0.1 * 0.8 ** i for i in range(n_runs)]
     base = {"name": "bench", "protocol": "classification",
             "base": {"model": "resnet18_cifar", "model_kw": {"width": 0.0625}, "dataset": "shapes", "dataset_kw": {"n_per_class": 8},
                      "train": {"epochs": epochs, "batch_size": 32, "progress": False}},
             "grid": {"train.lr": lrs}}
+    clients = clients or {}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        sequential_spec = {**base, "root": str(folder / "sequential")}
         store = RunStore(folder / "sequential.sqlite")
         start = time.perf_counter()
-        for run in expand_spec(sequential_spec):
+        for run in expand_spec({**base, "root": str(folder / "sequential")}):
             execute_run(run, store.path, threads=torch.get_num_threads())
         sequential = time.perf_counter() - start
-        start = time.perf_counter()
-        with (contextlib.nullcontext(client) if client is not None else connect(workers=workers)) as active:
-            startup = time.perf_counter() - start
-            n_workers = len(active.scheduler_info()["workers"])
-            table = run_sweep({**base, "root": str(folder / "cluster")}, store=folder / "cluster.sqlite",
-                              client=active, progress=False)
-            clustered = time.perf_counter() - start - startup
-    if not (table["status"] == "finished").all():
-        raise RuntimeError(f"bench_sweep: runs on the cluster did not finish: {table[['run_id', 'status', 'notes']]}")
+        scaling = {}
+        for n in dict.fromkeys((1, workers)):
+            seconds, startup, found = _timed_cluster_sweep(base, folder, n, clients.get(n))
+            scaling[found] = {"seconds": seconds, "startup_s": startup, "runs_per_hour": n_runs * 3600 / seconds}
+    one = scaling[min(scaling)]["seconds"]
+    for n, row in scaling.items():
+        row["speedup"], row["efficiency"] = one / row["seconds"], one / row["seconds"] / (n / min(scaling))
     batches = [(torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))) for _ in range(steps)]
     model_lrs = [0.05] * n_models
     train_stacked([_tiny_cnn(s) for s in range(n_models)], batches[:2], model_lrs)    # warm-up
@@ -230,14 +242,15 @@ def bench_sweep(n_runs: int = 4, epochs: int = 2, workers: int = 2, n_models: in
     start = time.perf_counter()
     train_stacked([_tiny_cnn(s) for s in range(n_models)], batches, model_lrs)
     stacked = time.perf_counter() - start
-    out = {"runs": n_runs, "epochs": epochs, "workers": n_workers, "sequential_s": sequential,
-           "cluster_s": clustered, "cluster_startup_s": startup, "cluster_speedup": sequential / clustered,
+    out = {"runs": n_runs, "epochs": epochs, "sequential_s": sequential, "scaling": scaling,
            "models": n_models, "steps": steps, "separate_s": separate, "stacked_s": stacked,
            "stacked_speedup": separate / stacked}
     log(f"sweep of {n_runs} tiny runs ({epochs} epochs each, CIFAR ResNet-18 width 1/16 on shapes):")
-    log(f"  sequential, one process ({torch.get_num_threads()} threads): {sequential:7.2f} s")
-    log(f"  local cluster, {n_workers} workers:               {clustered:7.2f} s   (+ {startup:.2f} s cluster start-up)")
-    log(f"  speed-up: {out['cluster_speedup']:.2f}x without start-up, {sequential / (clustered + startup):.2f}x with it")
+    log(f"  one after another in this process ({torch.get_num_threads()} threads): {sequential:7.2f} s, "
+        f"{n_runs * 3600 / sequential:6.0f} runs/hour")
+    for n, row in scaling.items():
+        log(f"  local cluster, {n} worker(s) x 1 thread: {row['seconds']:7.2f} s, {row['runs_per_hour']:6.0f} runs/hour, "
+            f"speed-up {row['speedup']:.2f}x, parallel efficiency {row['efficiency']:.0%} (+ {row['startup_s']:.1f} s start-up)")
     log(f"{n_models} tiny CNNs x {steps} SGD steps (batch 64, 32x32):")
     log(f"  one after another: {separate:7.2f} s")
     log(f"  stacked, torch.func vmap: {stacked:7.2f} s")
