@@ -24,8 +24,8 @@ from ..data.core import ImageSet
 from ..models.registry import layer_names
 
 # %% auto #0
-__all__ = ['REDUCTIONS', 'resolve_layers', 'spatial_mean', 'GaussianProjection', 'collect_layer_calls', 'hooked_layers',
-           'prepare_batch', 'model_device', 'extract_features', 'layer_output_shapes', 'layer_output']
+__all__ = ['REDUCTIONS', 'resolve_layers', 'spatial_mean', 'GaussianProjection', 'CountSketch', 'collect_layer_calls',
+           'hooked_layers', 'prepare_batch', 'model_device', 'extract_features', 'layer_output_shapes', 'layer_output']
 
 # %% ../../nbs/09_features.ipynb #b017b487
 def resolve_layers(model: nn.Module, layers: str | Sequence[str] | Mapping[str, str]) -> dict[str, str]:
@@ -108,8 +108,31 @@ class GaussianProjection:
                 out.addmm_(x[:, start:start + self.block_rows], self.block(index, x.device))
         return out
 
+# %% ../../nbs/09_features.ipynb #3a526dfb
+class CountSketch:
+    "`x (n, dim) -> (n, n_components)`: feature `i` added with sign `signs[i]` to output `buckets[i]`, seeded by `(seed, name)`."
+    def __init__(self, dim: int, n_components: int, seed: int = 0, name: str = ""):
+        if dim < 1 or n_components < 1:
+            raise ValueError(f"CountSketch: dim and n_components must be >= 1, got {dim}, {n_components}")
+        self.dim, self.n_components, self.name = dim, n_components, name
+        generator = torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}:count_sketch".encode()))
+        self.buckets = torch.randint(0, n_components, (dim,), generator=generator)
+        self.signs = torch.randint(0, 2, (dim,), generator=generator).float() * 2 - 1
+
+    def matrix(self) -> torch.Tensor:
+        "The `(dim, n_components)` matrix it applies (one ±1 per row; for inspection and tests)."
+        return torch.zeros(self.dim, self.n_components).index_put_((torch.arange(self.dim), self.buckets), self.signs)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(len(x), -1)
+        if x.shape[1] != self.dim:
+            raise ValueError(f"CountSketch {self.name!r}: expected {self.dim} features per sample, got {x.shape[1]}")
+        with torch.autocast(x.device.type, enabled=False):
+            signed = x.float() * self.signs.to(x.device)
+            return torch.zeros(len(x), self.n_components, device=x.device).index_add_(1, self.buckets.to(x.device), signed)
+
 # %% ../../nbs/09_features.ipynb #8909a3d0
-REDUCTIONS = ("none", "avgpool", "random_projection")
+REDUCTIONS = ("none", "avgpool", "random_projection", "count_sketch")
 
 def _first_tensor(output: Any, where: str) -> torch.Tensor:
     if isinstance(output, torch.Tensor):
@@ -279,7 +302,7 @@ def model_device(model: nn.Module) -> torch.device | None:
 def _output_reducer(reduce: str, n_components: int, seed: int, projection_cache_mb: float
                     ) -> Callable[[str, int, torch.Tensor], torch.Tensor]:
     "The hook transform of `extract_features`: `(module name, call, output) -> (N, features)` float32 on the CPU."
-    projections: dict[tuple[str, int], GaussianProjection] = {}
+    projections: dict[tuple[str, int], GaussianProjection | CountSketch] = {}
 
     def reduce_output(name: str, call: int, output: torch.Tensor) -> torch.Tensor:
         output = output.detach()
@@ -287,10 +310,11 @@ def _output_reducer(reduce: str, n_components: int, seed: int, projection_cache_
             values = spatial_mean(output)
         else:
             values = output.reshape(len(output), -1)
-            if reduce == "random_projection" and values.shape[1] > n_components:
+            if reduce in ("random_projection", "count_sketch") and values.shape[1] > n_components:
                 if (name, call) not in projections:
-                    projections[name, call] = GaussianProjection(values.shape[1], n_components, seed, f"{name}:{call}",
-                                                                 int(projection_cache_mb * 2**20))
+                    projections[name, call] = (
+                        GaussianProjection(values.shape[1], n_components, seed, f"{name}:{call}", int(projection_cache_mb * 2**20))
+                        if reduce == "random_projection" else CountSketch(values.shape[1], n_components, seed, f"{name}:{call}"))
                 values = projections[name, call](values)
         return values.to("cpu", torch.float32, copy=True)  # a copy: later in-place ops cannot change it
 
@@ -304,8 +328,8 @@ def extract_features(model: nn.Module, data: Any, layers: str | Sequence[str] | 
                      precision: str = "fp32", projection_cache_mb: float = 512) -> dict[str, torch.Tensor | np.ndarray]:
     """Activations of `layers` of `model` for every sample of `data`, one `(N, features)` float32 array per output.
 
-    `reduce`: `"none"` (flattened outputs), `"avgpool"` (spatial mean per channel) or
-    `"random_projection"` (a seeded Gaussian projection to `n_components`). With `out_dir` each
+    `reduce`: `"none"` (flattened outputs), `"avgpool"` (spatial mean per channel),
+    `"random_projection"` (a seeded Gaussian projection to `n_components`) or `"count_sketch"` (`CountSketch`). With `out_dir` each
     output streams to `out_dir/<name>.npy` (written atomically) and comes back as a read-only
     memmap; otherwise as a CPU tensor. `precision` is `"fp32"`, `"bf16"` or `"auto"`. The model is
     run on `device` (default: the best available) and returned to its device and training mode."""
@@ -313,7 +337,7 @@ def extract_features(model: nn.Module, data: Any, layers: str | Sequence[str] | 
         raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if reduce == "random_projection" and (not isinstance(n_components, int) or n_components < 1):
+    if reduce in ("random_projection", "count_sketch") and (not isinstance(n_components, int) or n_components < 1):
         raise ValueError(f"n_components must be a positive int, got {n_components!r}")
     resolved = resolve_layers(model, layers)
     if out_dir is not None:

@@ -25,8 +25,8 @@ from ..models import region_layers
 from ..models.registry import Preprocessing, create, default_preprocessing, load_checkpoint_weights
 
 # %% auto #0
-__all__ = ['ScoreConfig', 'default_candidate_layers', 'scored_model', 'selection_split', 'read_layer_map', 'write_layer_map',
-           'commit_layers', 'score_neural']
+__all__ = ['ScoreConfig', 'default_candidate_layers', 'scored_model', 'split_seed', 'selection_split', 'read_layer_map',
+           'write_layer_map', 'commit_layers', 'score_neural']
 
 # %% ../../nbs/46_experiments_scoring.ipynb #3ea0ba11
 @dataclass
@@ -45,13 +45,13 @@ class ScoreConfig(ConfigBase):
     std: list | None = None
     mode: str = "brainscore"
     convention: str | None = None      # default: the mode's (brainscore: explained_variance; neuronb: r_over_ceiling)
-    reduce: str = "random_projection"  # features per layer: a seeded projection to max_features, "avgpool" or "none"
+    reduce: str = "count_sketch"       # features per layer to max_features: "count_sketch", "random_projection" (Gaussian), "avgpool", "none"
     max_features: int = 4096
     n_splits: int = 10
     n_bootstrap: int = 200
     select_fraction: float = 0.5       # stimuli that choose each region's layer; the score is reported on the rest
     region_layer_map: str | None = None   # a committed {region: layer} JSON: no selection, every stimulus scored
-    seed: int = 0
+    seed: int = 0                      # random weights, the selection split, the sketches (Brain-Score's splits: 1)
 
     size_fields: ClassVar[tuple] = ("n_splits", "n_bootstrap", "max_features")
 
@@ -94,6 +94,10 @@ def scored_model(config: ScoreConfig) -> tuple[torch.nn.Module, Preprocessing, l
     return model, preprocess, layers
 
 # %% ../../nbs/46_experiments_scoring.ipynb #14e73b2b
+def split_seed(config: ScoreConfig) -> int | None:
+    "The seed of the scoring splits: Brain-Score's own (`random_state` 1, via None) in its mode, else `config.seed`."
+    return None if config.mode == "brainscore" else config.seed
+
 def selection_split(data, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Stimulus indices `(select, report)`: `fraction` of each object's stimuli (by `object_name`, when the stimuli
     have one) choose the layer, the rest are scored. Disjoint, seeded, in stimulus order."""
@@ -131,7 +135,7 @@ def write_layer_map(committed: dict[str, str], path: Path | str) -> Path:
 def commit_layers(features: dict, data, select: np.ndarray, config: ScoreConfig) -> tuple[dict[str, str], pd.DataFrame]:
     "Each region's best layer on the `select` stimuli only (no intervals): `({region: layer}, the selection table)`."
     chosen = scores_from_features({layer: f[select] for layer, f in features.items()}, data.isel(stimulus=select),
-                                  mode=config.mode, n_splits=config.n_splits, n_bootstrap=0, seed=config.seed,
+                                  mode=config.mode, n_splits=config.n_splits, n_bootstrap=0, seed=split_seed(config),
                                   convention=config.convention)
     best = chosen.loc[chosen.groupby("region", sort=False)["score"].idxmax()]
     return dict(zip(best.region, best.layer)), chosen
@@ -158,7 +162,7 @@ def score_neural(config: ScoreConfig, store=None, run_dir: Path | str | None = N
         committed, selection = commit_layers(features, data, select, config)
     reported = data.isel(stimulus=report)
     rows = [scores_from_features({layer: features[layer][report]}, reported, regions=[region], mode=config.mode,
-                                 n_splits=config.n_splits, n_bootstrap=config.n_bootstrap, seed=config.seed,
+                                 n_splits=config.n_splits, n_bootstrap=config.n_bootstrap, seed=split_seed(config),
                                  convention=config.convention)
             for region, layer in committed.items()]
     scores = pd.concat(rows, ignore_index=True).assign(n_stimuli=len(report), selected_on=len(data.stimulus) - len(report))
