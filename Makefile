@@ -37,7 +37,7 @@ test-notebooks: setup
 
 # two test processes, one per core (tests run torch on one thread); a test file's fixtures stay in one process
 test-pytest: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 reports: setup
 	$(BIN)/neuronb report --preset $(PRESET)
