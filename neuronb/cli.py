@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="data: a small, fast measurement (tests)")
     b.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     b.add_argument("--runs", type=int, default=8, help="sweep: number of tiny runs")
-    b.add_argument("--epochs", type=int, default=2, help="sweep: epochs per run")
+    b.add_argument("--epochs", type=int, default=20, help="sweep: epochs per run (shorter runs measure Dask's overhead)")
     b.set_defaults(func=cmd_bench)
     return p
 

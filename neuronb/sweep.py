@@ -207,7 +207,7 @@ def _timed_cluster_sweep(base: dict, folder: Path, n_workers: int, client=None) 
         raise RuntimeError(f"bench_sweep: runs on {found} workers did not finish: {table[['run_id', 'status', 'notes']]}")
     return seconds, startup, found
 
-def bench_sweep(n_runs: int = 8, epochs: int = 2, workers: int = 2, n_models: int = 8, steps: int = 30,
+def bench_sweep(n_runs: int = 8, epochs: int = 20, workers: int = 2, n_models: int = 8, steps: int = 30,
                 clients: dict | None = None, log=print) -> dict:
     """The scaling of a fixed sweep of `n_runs` tiny runs: one after another in this process, then on local clusters
     of 1 and `workers` one-thread workers (`clients`: `{n_workers: Client}` to reuse), with runs/hour and the parallel
