@@ -5,9 +5,13 @@ defines are still there when the next notebook runs in the same worker; a notebo
 which notebooks ran before it in its worker. Here each notebook gets a fresh process, forked from a parent that has
 already imported torch and neuronb, so the isolation costs a fork, not an import.
 
-    python .ci/test_notebooks.py [--n-workers 2] [--timing] [NOTEBOOK ...]
+    python .ci/test_notebooks.py [--n-workers 2] [--timing] [--save-timing] [NOTEBOOK ...]
+
+The slowest notebooks start first (seconds from `.ci/notebook_seconds.json`, which `--save-timing` rewrites; a
+notebook not listed there counts as slow): with two workers, a long notebook left for the end would run alone.
 """
 import argparse
+import json
 import multiprocessing
 import os
 import queue
@@ -62,11 +66,20 @@ def run_notebooks(files: list, kw: dict, n_workers: int) -> dict:
     return done
 
 
+TIMING_FILE = Path(__file__).with_name("notebook_seconds.json")
+
+
+def slowest_first(files: list, seconds: dict) -> list:
+    "`files` ordered by their recorded seconds, longest first; unrecorded ones (new notebooks) first of all."
+    return sorted(files, key=lambda f: -seconds.get(f.name, float("inf")))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="notebooks to test (default: every notebook nbdev-test would)")
     parser.add_argument("--n-workers", type=int, default=2)
     parser.add_argument("--timing", action="store_true", help="print each notebook's seconds, slowest first")
+    parser.add_argument("--save-timing", action="store_true", help=f"write each notebook's seconds to {TIMING_FILE.name}")
     args = parser.parse_args(argv)
     cfg = get_config()
     skip_flags = cfg.tst_flags.split() if isinstance(cfg.tst_flags, str) else list(cfg.tst_flags or [])
@@ -77,6 +90,8 @@ def main(argv=None) -> int:
         print(f"test_notebooks: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
     kw = dict(skip_flags=skip_flags, force_flags=[], basepath=cfg.config_path, cell_timeout=cfg.cell_timeout or None)
+    recorded = json.loads(TIMING_FILE.read_text()) if TIMING_FILE.is_file() else {}
+    files = slowest_first(files, recorded)
     start = time.time()
     os.chdir(cfg.nbs_path)
     done = run_notebooks(files, kw, args.n_workers)
@@ -85,6 +100,11 @@ def main(argv=None) -> int:
     if args.timing:
         for f, (_, seconds) in sorted(zip(files, results), key=lambda r: -r[1][1]):
             print(f"{f.name}: {int(seconds)} secs")
+    if args.save_timing:
+        seconds = {**recorded, **{f.name: round(s, 1) for f, (_, s) in zip(files, results)}}
+        temporary = TIMING_FILE.with_suffix(".tmp")
+        temporary.write_text(json.dumps(dict(sorted(seconds.items())), indent=0) + "\n")
+        temporary.replace(TIMING_FILE)
     if failed:
         print(f"\nnotebook tests failed ({len(failed)} of {len(files)}):\n\t" + "\n\t".join(failed), file=sys.stderr)
         return 1

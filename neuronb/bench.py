@@ -9,9 +9,11 @@ from __future__ import annotations
 import copy
 import os
 import platform
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -22,12 +24,13 @@ from .core import get_device, resolve_precision, seed_everything
 from .data import get_dataset
 from .data.core import ImageSet, default_num_workers
 from .models import create
-from .train import Trainer, TrainConfig
+from .train import Callback, StopTraining, Trainer, TrainConfig
 
 # %% auto #0
-__all__ = ['DATA_BENCH_QUICK', 'matmul_peak', 'parse_cpuinfo', 'cpu_description', 'training_step_flops', 'PILDataset',
-           'reference_train', 'TrainBenchResult', 'timed_epoch', 'bench_train', 'write_jpeg_tree',
-           'loader_images_per_s', 'step_images_per_s', 'DataBenchResult', 'bench_data']
+__all__ = ['FAST_RECIPE', 'DATA_BENCH_QUICK', 'matmul_peak', 'parse_cpuinfo', 'cpu_description', 'training_step_flops',
+           'PILDataset', 'reference_train', 'TrainBenchResult', 'timed_epoch', 'AccuracyClock', 'time_to_accuracy',
+           'bench_train', 'write_jpeg_tree', 'loader_images_per_s', 'step_images_per_s', 'DataBenchResult',
+           'bench_data']
 
 # %% ../nbs/13_bench.ipynb #29c22816
 def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, seconds: float = 1.0, device=None,
@@ -118,7 +121,7 @@ def reference_train(model: nn.Module, train, steps: int, batch_size: int = 128, 
             if done >= steps:
                 break
     elapsed = time.perf_counter() - start
-    return {"images_per_s": (steps - warm) * batch_size / elapsed, "seconds": elapsed}
+    return {"images_per_s": (steps - warm) * batch_size / elapsed, "seconds": elapsed, "step_seconds": elapsed / (steps - warm)}
 
 # %% ../nbs/13_bench.ipynb #8d986bb9
 @dataclass
@@ -136,6 +139,15 @@ class TrainBenchResult:
     channels_last: bool = True
 
     hardware: str = ""
+    reference_seconds: float | None = None       # the reference loop's `steps` at its steady step time
+    time_to_accuracy: AccuracyClock | None = None
+    recipe: dict | None = None
+
+    @property
+    def time_to_accuracy_ratio(self) -> float | None:
+        "The reference loop's time over the engine's time to the reference's final test accuracy (None: not reached)."
+        reached = self.time_to_accuracy.reached if self.time_to_accuracy is not None else None
+        return self.reference_seconds / reached[1] if reached and self.reference_seconds else None
 
     @property
     def ratio(self) -> float:
@@ -169,6 +181,20 @@ class TrainBenchResult:
                + (f" on {self.hardware}" if self.hardware else ""),
                f"  achieved: neuronb {achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.1%} of the {self.precision} peak; "
                f"reference {ref_achieved / 1e9:.1f} GFLOP/s = {ref_achieved / self.peak_fp32:.1%} of the fp32 peak"]
+        if self.time_to_accuracy is not None:
+            clock, recipe = self.time_to_accuracy, self.recipe or {}
+            out += [f"time to accuracy (target: the reference loop's final test acc {clock.target:.3f})",
+                    f"  reference loop: {self.steps} steps of {self.batch_size} in {self.reference_seconds:.1f} s",
+                    "  neuronb recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items())]
+            if clock.reached:
+                steps, seconds, acc = clock.reached
+                out += [f"  neuronb engine: test acc {acc:.3f} after {steps} steps of {recipe.get('batch_size')} in "
+                        f"{seconds:.1f} s of training (evaluations every {clock.every} steps not counted)",
+                        f"  time-to-accuracy ratio: {self.time_to_accuracy_ratio:.2f}x"]
+            else:
+                best = max(c[2] for c in clock.curve) if clock.curve else float("nan")
+                out.append(f"  neuronb engine: did not reach it within the recipe's {recipe.get('epochs')} epochs "
+                           f"(best {best:.3f})")
         return out
 
 # %% ../nbs/13_bench.ipynb #738e2447
@@ -181,12 +207,59 @@ def timed_epoch(model: nn.Module, data, cfg: TrainConfig, warmup_batches: int = 
     trainer.train_epoch(0)
     return len(data) / (time.perf_counter() - start), trainer
 
+# %% ../nbs/13_bench.ipynb #86ac771e
+FAST_RECIPE = dict(batch_size=64, lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4, label_smoothing=0.1,
+                   warmup_epochs=0.25, schedule="cosine", epochs=6, augment="crop_flip")
+
+class AccuracyClock(Callback):
+    """Training time (evaluation excluded) until the test accuracy reaches `target`, checked every `every` steps
+    and at the end of each epoch; stops the run when reached. `curve`: (steps, seconds, test accuracy) per check."""
+    def __init__(self, test, target: float, every: int, clock: Callable[[], float] = time.perf_counter):
+        self.test, self.target, self.every, self.clock = test, float(target), int(every), clock
+        self.curve: list[tuple[int, float, float]] = []
+        self.reached: tuple[int, float, float] | None = None
+
+    def on_fit_start(self, trainer):
+        self.steps, self.paused, self.start = 0, 0.0, self.clock()
+
+    def _check(self, trainer):
+        now = self.clock()
+        acc = trainer.evaluate(self.test, callbacks=False)["acc"]
+        trainer._set_train_mode()
+        self.curve.append((self.steps, now - self.start - self.paused, float(acc)))
+        self.paused += self.clock() - now
+        if acc >= self.target:
+            self.reached = self.curve[-1]
+            raise StopTraining(f"test accuracy {acc:.3f} >= {self.target:.3f} after {self.steps} steps")
+
+    def on_train_batch(self, trainer, batch):
+        if self.steps and self.steps % self.every == 0 and (not self.curve or self.curve[-1][0] != self.steps):
+            self._check(trainer)
+        self.steps += 1
+        return batch
+
+    def on_epoch_end(self, trainer, epoch: int, metrics: dict):
+        if not self.curve or self.curve[-1][0] != self.steps:
+            self._check(trainer)
+
+def time_to_accuracy(model: nn.Module, train, test, target: float, recipe: dict | None = None, eval_every: int = 5,
+                     precision: str = "auto", seed: int = 0) -> AccuracyClock:
+    "Train `model` on `train` with the engine and `recipe` (default `FAST_RECIPE`) until `test` accuracy >= `target`."
+    cfg = TrainConfig(**{**FAST_RECIPE, **(recipe or {})}, precision=precision, progress=False, seed=seed)
+    clock = AccuracyClock(test, target, eval_every)
+    with tempfile.TemporaryDirectory() as folder:      # the engine's final checkpoint: thrown away
+        Trainer(model, train, cfg, callbacks=[clock], run_dir=folder).fit()
+    return clock
+
 # %% ../nbs/13_bench.ipynb #9f125340
 def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_per_class: int = 250,
-                num_workers: int = 2, precision: str = "auto", seed: int = 0, log=print) -> TrainBenchResult:
+                num_workers: int = 2, precision: str = "auto", seed: int = 0, log=print,
+                recipe: dict | None = None, eval_every: int = 5) -> TrainBenchResult:
     """Run both loops for `steps` steps on the same model init and data; measure throughput, accuracy and FLOP/s.
 
-    Both use SGD (lr 0.05, momentum 0.9, wd 5e-4, constant), the same augmentation recipe and batch size."""
+    Both use SGD (lr 0.05, momentum 0.9, wd 5e-4, constant), the same augmentation recipe and batch size. Then the
+    engine, from the same init with its own `recipe` (default `FAST_RECIPE`), trains until it reaches the test accuracy
+    the reference ended at (`time_to_accuracy`, evaluated every `eval_every` steps)."""
     train = get_dataset("shapes", "train", n_per_class=n_per_class)
     test = get_dataset("shapes", "test")
     n_classes = train.num_classes("fine")
@@ -217,9 +290,14 @@ def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_p
     # warm up on a throw-away copy, as the reference loop's first steps are not timed either
     ours, trainer = timed_epoch(model, sub, cfg, warmup_batches=3)
     our_acc = trainer.evaluate(test)["acc"]
+    recipe = {**FAST_RECIPE, **(recipe or {})}
+    log(f"neuronb engine with its own recipe, to the reference's test acc {ref_acc:.3f} ...")
+    fast = create("resnet18_cifar", num_classes=n_classes, width=width); fast.load_state_dict(init)
+    clock = time_to_accuracy(fast, train, test, ref_acc, recipe, eval_every, precision=precision, seed=seed)
     result = TrainBenchResult(ours, ref["images_per_s"], our_acc, ref_acc, steps, batch_size, precision, flops,
                               peak32, peak16, trainer.channels_last,
-                              cpu_description() if device.type == "cpu" else torch.cuda.get_device_name(device))
+                              cpu_description() if device.type == "cpu" else torch.cuda.get_device_name(device),
+                              reference_seconds=ref["step_seconds"] * steps, time_to_accuracy=clock, recipe=recipe)
     for line in result.lines():
         log(line)
     return result

@@ -14,7 +14,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -25,8 +25,8 @@ from .experiments.runs import (SweepRun, SweepSpec, execute_run, expand_spec, lo
 from .store import RunStore, default_store_path
 
 # %% auto #0
-__all__ = ['default_workers', 'local_cluster', 'slurm_cluster', 'connect', 'run_sweep', 'train_separately', 'train_stacked',
-           'bench_sweep']
+__all__ = ['default_workers', 'local_cluster', 'slurm_cluster', 'connect', 'run_sweeps', 'run_sweep', 'train_separately',
+           'train_stacked', 'bench_sweep']
 
 # %% ../nbs/70_sweep.ipynb #220cf038
 def default_workers() -> int:
@@ -102,6 +102,39 @@ def connect(scheduler: str | None = None, workers: int | None = None, threads_pe
             cluster.close()
 
 # %% ../nbs/70_sweep.ipynb #a65c363f
+def run_sweeps(specs: Sequence[SweepSpec | dict | str | Path], scheduler: str | None = None,
+               workers: int | None = None, store: RunStore | str | Path | None = None, dry_run: bool = False,
+               progress: bool = True, client=None, threads_per_worker: int | None = None) -> list[pd.DataFrame]:
+    """Several sweeps at once: every unfinished run of every spec is submitted together, so that the runs of one
+    fill the workers another leaves idle; one `sweep_table` per spec. `store`: one store for every spec (default:
+    each spec's own). The other arguments are `run_sweep`'s."""
+    specs = [load_spec(spec) for spec in specs]
+    stores = [store if isinstance(store, RunStore) else RunStore(store or spec.store or default_store_path())
+              for spec in specs]
+    todo: list[tuple[SweepRun, SweepSpec, RunStore]] = []
+    for spec, spec_store in zip(specs, stores):
+        runs = expand_spec(spec)
+        status = run_status(spec_store, [r.run_id for r in runs])
+        todo += [(r, spec, spec_store) for r in runs if status.get(r.run_id) != "finished"]
+    errors: dict[str, str] = {}
+    if todo and not dry_run and scheduler == "inline" and client is None:
+        errors = _execute_here(todo, progress)
+    elif todo and not dry_run:
+        with (contextlib.nullcontext(client) if client is not None
+              else connect(scheduler, workers, threads_per_worker)) as active:
+            errors = _submit(active, todo, progress)
+    tables = []
+    for spec, spec_store in zip(specs, stores):
+        submitted = [r.run_id for r, s, _ in todo if s is spec]
+        failed = {run_id: errors[run_id] for run_id in submitted if run_id in errors}
+        table = sweep_table(spec, spec_store)
+        table.attrs.update({"submitted": 0 if dry_run else len(submitted), "failed": len(failed), "errors": failed,
+                            "store": str(spec_store.path)})
+        if failed:
+            warnings.warn(f"sweep {spec.name!r}: {len(failed)} of {len(submitted)} runs failed; see the table's notes")
+        tables.append(table)
+    return tables
+
 def run_sweep(spec: SweepSpec | dict | str | Path, scheduler: str | None = None, workers: int | None = None,
               store: RunStore | str | Path | None = None, dry_run: bool = False, progress: bool = True,
               client=None, threads_per_worker: int | None = None) -> pd.DataFrame:
@@ -110,48 +143,33 @@ def run_sweep(spec: SweepSpec | dict | str | Path, scheduler: str | None = None,
     `client`: an existing `distributed.Client` (else `connect(scheduler, workers)` makes one for this call);
     `scheduler="inline"`: no Dask, the runs one after another in this process (`execute_run`, as `run_inline`).
     `dry_run`: only the table of planned runs. The table's `attrs` say how many runs were submitted and failed."""
-    spec = load_spec(spec)
-    store = store if isinstance(store, RunStore) else RunStore(store or spec.store or default_store_path())
-    runs = expand_spec(spec)
-    status = run_status(store, [r.run_id for r in runs])
-    todo = [r for r in runs if status.get(r.run_id) != "finished"]
-    errors: dict[str, str] = {}
-    if todo and not dry_run and scheduler == "inline" and client is None:
-        errors = _execute_here(todo, store, progress)
-    elif todo and not dry_run:
-        with (contextlib.nullcontext(client) if client is not None
-              else connect(scheduler, workers, threads_per_worker)) as active:
-            errors = _submit(active, todo, store, spec, progress)
-    table = sweep_table(spec, store)
-    table.attrs.update({"submitted": 0 if dry_run else len(todo), "failed": len(errors), "errors": errors,
-                        "store": str(store.path)})
-    if errors:
-        warnings.warn(f"sweep {spec.name!r}: {len(errors)} of {len(todo)} runs failed; see the table's notes")
-    return table
+    return run_sweeps([spec], scheduler, workers, store, dry_run, progress, client, threads_per_worker)[0]
 
-def _execute_here(todo: list[SweepRun], store: RunStore, progress: bool) -> dict[str, str]:
+def _execute_here(todo: list[tuple[SweepRun, SweepSpec, RunStore]], progress: bool) -> dict[str, str]:
     errors = {}
-    for run in tqdm(todo, desc="sweep (inline)", disable=not progress or in_test()):
+    for run, _, store in tqdm(todo, desc="sweep (inline)", disable=not progress or in_test()):
         try:
             execute_run(run, store.path)
         except Exception as e:           # recorded as failed by execute_run; the other runs go on
             errors[run.run_id] = f"{type(e).__name__}: {e}"
     return errors
 
-def _submit(client, todo: list[SweepRun], store: RunStore, spec: SweepSpec, progress: bool) -> dict[str, str]:
+def _submit(client, todo: list[tuple[SweepRun, SweepSpec, RunStore]], progress: bool) -> dict[str, str]:
     from distributed import as_completed
     futures = {client.submit(execute_run, run, str(store.path), key=f"neuronb-sweep-{run.run_id}",
-                             retries=spec.retries, pure=False): run for run in todo}
+                             retries=spec.retries, pure=False): (run, store) for run, spec, store in todo}
     errors = {}
-    bar = tqdm(as_completed(list(futures), loop=client.loop), total=len(futures), desc=f"sweep {spec.name}", disable=not progress or in_test())
+    names = ", ".join(dict.fromkeys(spec.name for _, spec, _ in todo))
+    bar = tqdm(as_completed(list(futures), loop=client.loop), total=len(futures), desc=f"sweep {names}",
+               disable=not progress or in_test())
     for future in bar:
         try:
             future.result()
         except Exception as e:   # recorded as failed by the task itself, unless its workers died every time
-            run_id = futures[future].run_id
-            errors[run_id] = f"{type(e).__name__}: {e}"
-            if run_status(store, [run_id]).get(run_id) == "running":
-                store.finish_run(run_id, "failed", notes=errors[run_id][:2000])
+            run, store = futures[future]
+            errors[run.run_id] = f"{type(e).__name__}: {e}"
+            if run_status(store, [run.run_id]).get(run.run_id) == "running":
+                store.finish_run(run.run_id, "failed", notes=errors[run.run_id][:2000])
     return errors
 
 # %% ../nbs/70_sweep.ipynb #b625621f

@@ -19,7 +19,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import pandas as pd
 
@@ -29,8 +29,8 @@ from ..store import RunStore, default_store_path
 
 # %% auto #0
 __all__ = ['HASH_IGNORED_KEYS', 'LOCK_NAME', 'SweepSpec', 'load_spec', 'set_dotted', 'run_hash', 'SweepRun', 'sweep_root',
-           'expand_spec', 'run_status', 'run_lock', 'recorded_result', 'execute_run', 'sweep_table', 'run_inline',
-           'read_sweep', 'load_result']
+           'expand_spec', 'run_status', 'run_lock', 'recorded_result', 'execute_run', 'map_runs', 'sweep_table',
+           'run_inline', 'read_sweep', 'load_result']
 
 # %% ../../nbs/12b_experiments_runs.ipynb #8e3e1793
 HASH_IGNORED_KEYS = ("train.device", "train.progress")
@@ -282,6 +282,28 @@ def _execute_locked(run: SweepRun, store: RunStore, threads: int | None) -> dict
 def _seed_of(config: dict) -> int | None:
     seed = config.get("seed", config.get("train", {}).get("seed") if isinstance(config.get("train"), dict) else None)
     return int(seed) if isinstance(seed, int) else None
+
+# %% ../../nbs/12b_experiments_runs.ipynb #1c9b15c1
+def _cluster_client():
+    "A client of the Dask cluster this code runs on as a task (`worker_client`), or None outside a Dask worker."
+    try:
+        from distributed import get_worker, worker_client
+        get_worker()
+    except (ImportError, ValueError):
+        return None
+    return worker_client()
+
+def map_runs(fn: Callable, items: Sequence, here: dict | None = None) -> list:
+    """`[fn(item) for item in items]`: on the Dask cluster when called inside a Dask task, else here, in order.
+
+    `here`: keyword arguments given only to calls made in this process, such as data already in memory; a call on a
+    cluster builds its own. `fn` and the items must pickle on a cluster (a module-level function, configs, paths)."""
+    items = list(items)
+    client = _cluster_client()
+    if client is None or len(items) < 2:
+        return [fn(item, **(here or {})) for item in items]
+    with client as active:
+        return active.gather(active.map(fn, items, pure=False))
 
 # %% ../../nbs/12b_experiments_runs.ipynb #db09ddbc
 def sweep_table(spec: SweepSpec | dict | str | Path, store: RunStore | str | Path | None = None) -> pd.DataFrame:

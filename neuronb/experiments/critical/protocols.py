@@ -15,6 +15,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Sequence
 
@@ -29,6 +30,7 @@ from ...core import atomic_path, load_weights_file, runs_dir
 from ..protocol import (ConfigBase, ExperimentConfig, RunFolder, RunResult, Splits, load_run, load_splits,
                                           load_state, register_preset, register_protocol, train_run)
 from ..plan import register_plan
+from ..runs import map_runs
 from ...models import create, region_layers
 from ...train import Batch, Callback, Trainer, TrainConfig
 from .sensors import (CIFAR_MEAN, CIFAR_STD, Blur, ContrastLoss, IndependentSensors, Noise,
@@ -38,9 +40,10 @@ from .sensors import (CIFAR_MEAN, CIFAR_STD, Blur, ContrastLoss, IndependentSens
 # %% auto #0
 __all__ = ['SPLITS', 'DEFICITS', 'SIZES', 'TRAIN_KINDS', 'CriticalConfig', 'critical_callbacks', 'TrackUsableInformation',
            'critical_trainer_kw', 'train_critical', 'load_critical_model', 'single_run', 'RemovalConfig',
-           'deficit_removal_sweep', 'WindowConfig', 'window_sensitivity', 'critical_preset', 'sensor_variance_of_run',
-           'SensorVarianceConfig', 'measure_sensor_variance', 'relative_variance', 'RecoveryConfig', 'probe_stage',
-           'recovery_verdict', 'deficit_recovery', 'sensor_views', 'removal_sweeps', 'cached_sensor_variance']
+           'train_inner_run', 'deficit_removal_sweep', 'WindowConfig', 'window_sensitivity', 'critical_preset',
+           'sensor_variance_of_run', 'SensorVarianceConfig', 'measure_sensor_variance', 'relative_variance',
+           'RecoveryConfig', 'probe_stage', 'recovery_verdict', 'deficit_recovery', 'sensor_views', 'removal_sweeps',
+           'cached_sensor_variance']
 
 # %% ../../../nbs/25_critical_protocols.ipynb #2af16d37
 SPLITS = {"left_right": left_right_split, "top_bottom": top_bottom_split,
@@ -175,6 +178,14 @@ class RemovalConfig(CriticalConfig):
 def _accuracy(metrics: dict) -> float:
     return metrics.get("acc", metrics.get("acc_both"))
 
+def train_inner_run(run: tuple, store=None, splits: Splits | None = None) -> dict:
+    """One inner run of a sweep protocol, `(config, run_dir, resume)`, trained (`map_runs` may send it to another
+    worker, which then reads the data itself); its test accuracy and loss, run id, epochs and folder."""
+    config, run_dir, resume = run
+    out = train_critical(config, store, run_dir, resume=resume, splits=splits)
+    return {"test_acc": _accuracy(out.metrics["test"]), "test_loss": out.metrics["test"]["loss"],
+            "run_id": out.run_id, "epochs": out.trainer.epoch, "run_dir": str(out.folder.path)}
+
 def deficit_removal_sweep(config: RemovalConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
     """The critical-period curve: final test accuracy after removing the deficit at each removal epoch.
 
@@ -188,17 +199,15 @@ def deficit_removal_sweep(config: RemovalConfig, store=None, run_dir: Path | str
                       train=replace(config.train, epochs=last, checkpoint_every=every))
     if last > 0:
         train_critical(main, store, root.path / "main", splits=splits)
-    rows = []
+    removals = []          # the removal points do not depend on each other: on a cluster they train side by side
     for k in config.removal_epochs:
         removed = single_run(config, name=f"{config.name}-removed-{k}", deficit_start=0, deficit_end=k if k > 0 else 1,
                              deficit="none" if k == 0 else config.deficit,
                              train=replace(config.train, epochs=k + config.post_epochs, checkpoint_every=0))
         start = root.path / "main" / "checkpoints" / f"epoch_{k:04d}.pt" if k > 0 else False
-        out = train_critical(removed, store, root.path / f"k{k}", resume=start, splits=splits)
-        rows.append({"removal_epoch": k, "test_acc": _accuracy(out.metrics["test"]),
-                     "test_loss": out.metrics["test"]["loss"], "run_id": out.run_id, "epochs": out.trainer.epoch,
-                     "run_dir": str(out.folder.path)})
-    curve = pd.DataFrame(rows)
+        removals.append((removed, root.path / f"k{k}", start))
+    trained = map_runs(partial(train_inner_run, store=store), removals, here={"splits": splits})
+    curve = pd.DataFrame([{"removal_epoch": k, **row} for k, row in zip(config.removal_epochs, trained)])
     result = RunResult(folder=root, tables={"curve": curve},
                        values={"acc_no_deficit": float(curve.test_acc.iloc[0]),
                                "acc_longest_deficit": float(curve.test_acc.iloc[-1])})
@@ -230,16 +239,20 @@ def window_sensitivity(config: WindowConfig, store=None, run_dir: Path | str | N
     "Window sensitivity: test-accuracy drop for a deficit starting at each onset, against no deficit (table `windows`)."
     root = RunFolder.create("critical.windows", config, run_dir)
     splits = load_splits(config)
-    baseline = train_critical(single_run(config, name=f"{config.name}-nodeficit", deficit="none"), store,
-                              root.path / "none", splits=splits)
+    late = [o for o in config.onsets if o > 0]
+    every = math.gcd(*late) if late else 0          # the run without the deficit keeps a checkpoint at every onset
+    baseline = train_critical(single_run(config, name=f"{config.name}-nodeficit", deficit="none",
+                                         train=replace(config.train, checkpoint_every=every)),
+                              store, root.path / "none", splits=splits)
     base_acc = _accuracy(baseline.metrics["test"])
-    rows = []
-    for onset in config.onsets:
-        windowed = single_run(config, name=f"{config.name}-onset-{onset}", deficit_start=onset,
-                              deficit_end=onset + config.length)
-        acc = _accuracy(train_critical(windowed, store, root.path / f"onset{onset}", splits=splits).metrics["test"])
-        rows.append({"onset": onset, "length": config.length, "test_acc": acc, "baseline_acc": base_acc,
-                     "drop": base_acc - acc})
+    windowed = [(single_run(config, name=f"{config.name}-onset-{onset}", deficit_start=onset,
+                            deficit_end=onset + config.length),
+                 root.path / f"onset{onset}",
+                 root.path / "none" / "checkpoints" / f"epoch_{onset:04d}.pt" if onset > 0 else False)
+                for onset in config.onsets]
+    trained = map_runs(partial(train_inner_run, store=store), windowed, here={"splits": splits})
+    rows = [{"onset": onset, "length": config.length, "test_acc": row["test_acc"], "baseline_acc": base_acc,
+             "drop": base_acc - row["test_acc"]} for onset, row in zip(config.onsets, trained)]
     result = RunResult(folder=root, tables={"windows": pd.DataFrame(rows)}, values={"baseline_acc": float(base_acc)})
     root.write_result(result.summary())
     return result
