@@ -7,6 +7,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NEURONB_TEST", "1")
 
+# The slowest test files (pytest --durations on a fresh clone, 2026-12-03), slowest first. `make test` hands whole
+# files to two processes in collection order; a long file left for the end would run alone while the other waits.
+SLOWEST_FILES = ["test_rehearsal_critical.py", "test_browser.py", "test_rehearsal_babyvision.py", "test_cli.py",
+                 "test_critical_cli.py", "test_rehearsal_v1.py", "test_rehearsal_bilateral.py",
+                 "test_notebook_metadata.py", "test_ddp.py", "test_rehearsal_wiring.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    "Collect the slowest files first; every other file after them, each file's tests in their own order."
+    rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):

@@ -30,7 +30,7 @@ from ...core import atomic_path, load_weights_file, runs_dir
 from ..protocol import (ConfigBase, ExperimentConfig, RunFolder, RunResult, Splits, load_run, load_splits,
                                           load_state, register_preset, register_protocol, train_run)
 from ..plan import register_plan
-from ..runs import map_runs
+from ..runs import map_runs, run_hash
 from ...models import create, region_layers
 from ...train import Batch, Callback, Trainer, TrainConfig
 from .sensors import (CIFAR_MEAN, CIFAR_STD, Blur, ContrastLoss, IndependentSensors, Noise,
@@ -180,8 +180,14 @@ def _accuracy(metrics: dict) -> float:
 
 def train_inner_run(run: tuple, store=None, splits: Splits | None = None) -> dict:
     """One inner run of a sweep protocol, `(config, run_dir, resume)`, trained (`map_runs` may send it to another
-    worker, which then reads the data itself); its test accuracy and loss, run id, epochs and folder."""
+    worker, which then reads the data itself); its test accuracy and loss, run id, epochs and folder. A folder that
+    already holds the result of the same config (a sweep interrupted after this run) is read back, not trained."""
     config, run_dir, resume = run
+    folder, done = RunFolder(run_dir), RunFolder(run_dir).result()
+    if done is not None and run_hash("critical.train", folder.config_dict()) == run_hash("critical.train", config.to_dict()):
+        return {"test_acc": _accuracy({k[len("test_"):]: v for k, v in done.items() if k.startswith("test_")}),
+                "test_loss": done["test_loss"], "run_id": done["run_id"], "epochs": int(done["final_epoch"]) + 1,
+                "run_dir": str(folder.path)}
     out = train_critical(config, store, run_dir, resume=resume, splits=splits)
     return {"test_acc": _accuracy(out.metrics["test"]), "test_loss": out.metrics["test"]["loss"],
             "run_id": out.run_id, "epochs": out.trainer.epoch, "run_dir": str(out.folder.path)}
@@ -198,7 +204,7 @@ def deficit_removal_sweep(config: RemovalConfig, store=None, run_dir: Path | str
     main = single_run(config, name=f"{config.name}-main", deficit_start=0, deficit_end=None,
                       train=replace(config.train, epochs=last, checkpoint_every=every))
     if last > 0:
-        train_critical(main, store, root.path / "main", splits=splits)
+        train_inner_run((main, root.path / "main", False), store, splits)
     removals = []          # the removal points do not depend on each other: on a cluster they train side by side
     for k in config.removal_epochs:
         removed = single_run(config, name=f"{config.name}-removed-{k}", deficit_start=0, deficit_end=k if k > 0 else 1,
@@ -241,10 +247,9 @@ def window_sensitivity(config: WindowConfig, store=None, run_dir: Path | str | N
     splits = load_splits(config)
     late = [o for o in config.onsets if o > 0]
     every = math.gcd(*late) if late else 0          # the run without the deficit keeps a checkpoint at every onset
-    baseline = train_critical(single_run(config, name=f"{config.name}-nodeficit", deficit="none",
-                                         train=replace(config.train, checkpoint_every=every)),
-                              store, root.path / "none", splits=splits)
-    base_acc = _accuracy(baseline.metrics["test"])
+    baseline = single_run(config, name=f"{config.name}-nodeficit", deficit="none",
+                          train=replace(config.train, checkpoint_every=every))
+    base_acc = train_inner_run((baseline, root.path / "none", False), store, splits)["test_acc"]
     windowed = [(single_run(config, name=f"{config.name}-onset-{onset}", deficit_start=onset,
                             deficit_end=onset + config.length),
                  root.path / f"onset{onset}",
@@ -501,7 +506,8 @@ _REMOVED = re.compile(r"^(?P<sweep>.+)-removed-(?P<k>\d+)$")
 TRAIN_KINDS = ("critical.train", "critical")      # run kind of a critical.train run (before the protocol layer: critical)
 
 def removal_sweeps(store) -> pd.DataFrame:
-    "Every finished deficit-removal run in `store`: sweep, deficit, removal_epoch, test_acc, run_id, run_dir."
+    """Every finished deficit-removal run in `store`: sweep, deficit, removal_epoch, test_acc, run_id, run_dir. A run
+    trained again in the same folder (a sweep resumed after an interruption) counts once, as its latest run."""
     runs = store.runs()
     columns = ["sweep", "deficit", "removal_epoch", "test_acc", "run_id", "run_dir"]
     if runs.empty:
@@ -511,7 +517,7 @@ def removal_sweeps(store) -> pd.DataFrame:
                     for _, r in runs[runs.name.str.endswith("-main")].iterrows()}
     tests = store.metrics(split="test")
     rows = []
-    for _, run in runs[(runs.status == "finished") & runs.kind.isin(TRAIN_KINDS)].iterrows():
+    for _, run in runs[(runs.status == "finished") & runs.kind.isin(TRAIN_KINDS)].sort_values("started").iterrows():
         match = _REMOVED.match(run["name"])
         if not match or match["sweep"] not in main_deficit and int(match["k"]) > 0:
             continue
@@ -525,7 +531,7 @@ def removal_sweeps(store) -> pd.DataFrame:
                      "removal_epoch": int(match["k"]), "test_acc": float(test[acc_column].iloc[-1]),
                      "run_id": run["run_id"],
                      "run_dir": str(Path(last.path.iloc[-1]).parent.parent) if len(last) else None})
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns).drop_duplicates(["sweep", "removal_epoch", "run_dir"], keep="last")
     return table.sort_values(["sweep", "removal_epoch"]).reset_index(drop=True)
 
 # %% ../../../nbs/25_critical_protocols.ipynb #ca51a05d
