@@ -1307,6 +1307,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                                             'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols.probe_stage': ( 'critical_protocols.html#probe_stage',
                                                                                                                 'neuronb/experiments/critical/protocols.py'),
+                                                        'neuronb.experiments.critical.protocols.recovery_folder': ( 'critical_protocols.html#recovery_folder',
+                                                                                                                    'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols.recovery_verdict': ( 'critical_protocols.html#recovery_verdict',
                                                                                                                      'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols.relative_variance': ( 'critical_protocols.html#relative_variance',

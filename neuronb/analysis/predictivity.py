@@ -432,9 +432,10 @@ def _pls_held_out(features: np.ndarray, target: np.ndarray, mode: str, splits, n
     return [(np.arange(n), predicted)]
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #522dc67b
-def _pls_resampled_score(held_out, target, r, ceiling, consistency, mode: str, convention: str) -> Callable:
-    "The ceiled PLS score of resampled stimuli (`weights`) and neuroids, predictions and half-means kept fixed."
-    complete_only = mode == "brainscore" and not np.isnan(target).any()     # as in pls_predictivity
+def _pls_resampled_score(held_out, target, r, ceiling, consistency, mode: str, convention: str,
+                         complete_only: bool) -> Callable:
+    """The ceiled PLS score of resampled stimuli (`weights`) and neuroids, predictions and half-means kept fixed;
+    `complete_only` as `pls_predictivity` decided it."""
     def per_split(weights, neuroids):     # neuroids alone resampled: the correlations stay, only columns change
         if (weights == 1).all():
             return r[:, neuroids]
@@ -483,7 +484,7 @@ def pls_predictivity(features, responses, n_components: int = 25, n_folds: int =
     result = {"score": ceiled_score(raw, ceiling_value, convention), "raw": raw, "ceiling": ceiling_value,
               "per_neuroid": per_neuroid, "mode": mode, "convention": convention,
               "n_splits": len(held_out) if mode == "brainscore" else n_folds}
-    evaluate = _pls_resampled_score(held_out, target, r, ceiling, consistency, mode, convention)
+    evaluate = _pls_resampled_score(held_out, target, r, ceiling, consistency, mode, convention, complete_only)
     return _add_cis(result, evaluate, len(features), target.shape[1], n_bootstrap, ci_level, seed)
 
 # %% ../../nbs/43_analysis_predictivity.ipynb #4b4c656d

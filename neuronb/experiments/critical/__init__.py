@@ -17,7 +17,7 @@ from neuronb.experiments.critical.protocols import (DEFICITS, SIZES, SPLITS, TRA
                                                     TrackUsableInformation, WindowConfig, cached_sensor_variance,
                                                     critical_callbacks, critical_preset, critical_trainer_kw,
                                                     deficit_recovery, deficit_removal_sweep, load_critical_model,
-                                                    measure_sensor_variance, probe_stage, recovery_verdict,
-                                                    relative_variance, removal_sweeps,
+                                                    measure_sensor_variance, probe_stage, recovery_folder,
+                                                    recovery_verdict, relative_variance, removal_sweeps,
                                                     sensor_variance_of_run, sensor_views, single_run, train_critical,
-                                                    window_sensitivity)
+                                                    train_inner_run, window_sensitivity)

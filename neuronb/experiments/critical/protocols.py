@@ -42,8 +42,8 @@ __all__ = ['SPLITS', 'DEFICITS', 'SIZES', 'TRAIN_KINDS', 'CriticalConfig', 'crit
            'critical_trainer_kw', 'train_critical', 'load_critical_model', 'single_run', 'RemovalConfig',
            'train_inner_run', 'deficit_removal_sweep', 'WindowConfig', 'window_sensitivity', 'critical_preset',
            'sensor_variance_of_run', 'SensorVarianceConfig', 'measure_sensor_variance', 'relative_variance',
-           'RecoveryConfig', 'probe_stage', 'recovery_verdict', 'deficit_recovery', 'sensor_views', 'removal_sweeps',
-           'cached_sensor_variance']
+           'RecoveryConfig', 'probe_stage', 'recovery_verdict', 'recovery_folder', 'deficit_recovery', 'sensor_views',
+           'removal_sweeps', 'cached_sensor_variance']
 
 # %% ../../../nbs/25_critical_protocols.ipynb #2af16d37
 SPLITS = {"left_right": left_right_split, "top_bottom": top_bottom_split,
@@ -305,8 +305,8 @@ def _removal_runs(config: RemovalConfig) -> list[int]:
     return ([last] if last > 0 else []) + [config.post_epochs] * len(config.removal_epochs)
 
 def _window_runs(config: WindowConfig) -> list[int]:
-    "Epochs trained by each run of a window sweep: the run without a deficit, then one run per onset."
-    return [config.train.epochs] * (1 + len(config.onsets))
+    "Epochs trained by each run of a window sweep: the run without a deficit, then each onset's from that onset on."
+    return [config.train.epochs] + [config.train.epochs - onset for onset in config.onsets]
 
 register_plan("critical.removal", _removal_runs)
 register_plan("critical.windows", _window_runs)
@@ -452,11 +452,15 @@ def _restart_after_removal(removal: RemovalConfig, k: int, start: nn.Module, spl
                      build_model=lambda config, splits: copy.deepcopy(start), **critical_trainer_kw(config, splits))
 
 # %% ../../../nbs/25_critical_protocols.ipynb #66d33df7
+def recovery_folder(source: Path | str, k: int) -> Path:
+    "Where `critical.recovery` of removal point `k` of the sweep in `source` writes by default."
+    return Path(source) / f"recovery-k{k}"
+
 def deficit_recovery(config: RecoveryConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
     """Probe the trunk of one removal point of a `critical.removal` sweep (table `stages`) and, with `restart`, train
-    the epochs after removal again with the learning rate restarted. Run folder default `<source>/recovery-k<k>`."""
+    the epochs after removal again with the learning rate restarted. Run folder default `recovery_folder`."""
     sweep, removal, k = _removal_point(config)
-    folder = RunFolder.create("critical.recovery", config, run_dir or sweep.path / f"recovery-k{k}")
+    folder = RunFolder.create("critical.recovery", config, run_dir or recovery_folder(sweep.path, k))
     splits = load_splits(removal)
     checkpoint = f"epoch_{k:04d}.pt"
     at_removal = load_run(sweep.path / "main", checkpoint)
