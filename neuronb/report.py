@@ -321,6 +321,7 @@ class ReportSummary:
     seconds: float | None = None
     checks: list = field(default_factory=list)       # rows {claim, measured, holds}
     thumbnail: str | None = None                      # base64 PNG: the figure tagged main-figure, else the first
+    interactive: int = 0                              # plotly figures (they have no static image for the card)
 
     @property
     def verdict(self) -> str:
@@ -344,6 +345,7 @@ def report_summary(nb) -> ReportSummary:
             data = out.get("data", {})
             if CHECKS_MIME in data:
                 summary.checks = list(data[CHECKS_MIME])
+            summary.interactive += "application/vnd.plotly.v1+json" in data
             if "image/png" in data:
                 images.append((0 if "main-figure" in cell.metadata.get("tags", []) else 1, len(images), data["image/png"]))
     summary.thumbnail = min(images)[2] if images else None
@@ -442,7 +444,9 @@ def _card(page: Path, executed: Path, result: ReportResult | None) -> str:
     seconds = result.seconds if result else summary.seconds
     facts = f"{summary.preset or result and result.preset or '?'} preset" + (f", {seconds / 60:.1f} min" if seconds else "")
     image = (f'<img alt="main figure of {html.escape(page.stem)}" src="data:image/png;base64,{_thumbnail(summary.thumbnail)}">'
-             if summary.thumbnail else "<p><small>no static figure</small></p>")
+             if summary.thumbnail else
+             f"<p><small>{summary.interactive} interactive figure{'s' * (summary.interactive != 1)}: open the report</small></p>"
+             if summary.interactive else "<p><small>no figure</small></p>")
     checks = "".join(f"<li class='{c['holds'].replace(' ', '-') if c['holds'] in ('holds', 'does not hold') else 'other'}'>"
                      f"{html.escape(c['claim'])}: <b>{html.escape(c['holds'])}</b></li>" for c in summary.checks)
     return (f"<div class='card'><a href='{html.escape(page.name)}'>{image}<h2>{html.escape(summary.title)}</h2></a>"

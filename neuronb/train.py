@@ -538,7 +538,8 @@ def _reduce(self: Trainer, sums: dict, n: int) -> dict:
 
 # %% ../nbs/08_train.ipynb #4f6cbd50
 @patch
-def _set_train_mode(self: Trainer):
+def train_mode(self: Trainer):
+    "The model in training mode but the norm layers `freeze` / `train_only` froze (eval): e.g. after a mid-epoch `evaluate`."
     self.model.train()
     for m in self.frozen_norms:
         m.eval()
@@ -554,7 +555,7 @@ def _nonfinite(self: Trainer, value: float, epoch: int, where: str):
 # %% ../nbs/08_train.ipynb #dadab954
 @patch
 def train_epoch(self: Trainer, epoch: int) -> dict:
-    self._set_train_mode()
+    self.train_mode()
     order = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
     augment = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch + 500_000)
     sums, n = {}, 0

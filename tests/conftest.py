@@ -1,5 +1,7 @@
+import json
 import os
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -7,17 +9,48 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("NEURONB_TEST", "1")
 
-# The slowest test files (pytest --durations on a fresh clone, 2026-12-03), slowest first. `make test` hands whole
-# files to two processes in collection order; a long file left for the end would run alone while the other waits.
-SLOWEST_FILES = ["test_rehearsal_critical.py", "test_browser.py", "test_rehearsal_babyvision.py", "test_cli.py",
-                 "test_critical_cli.py", "test_rehearsal_v1.py", "test_rehearsal_bilateral.py",
-                 "test_notebook_metadata.py", "test_ddp.py", "test_rehearsal_wiring.py"]
+# Seconds per test file in the last timed run (`python -m pytest -n 2 --dist loadfile --save-timing` rewrites it).
+# `make test` hands whole files to two processes in collection order; a long file left for the end would run alone
+# while the other process waits, so the slowest files are collected first (a file not in it counts as slow).
+FILE_SECONDS = ROOT / ".ci" / "test_file_seconds.json"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--save-timing", action="store_true",
+                     help=f"write each test file's seconds (setup, call and teardown) to {FILE_SECONDS.relative_to(ROOT)}")
+
+
+def file_seconds() -> dict[str, float]:
+    "Seconds per test file name from the last `--save-timing` run ({} when there is none)."
+    try:
+        return {str(k): float(v) for k, v in json.loads(FILE_SECONDS.read_text()).items()}
+    except FileNotFoundError:
+        return {}
+    except (ValueError, AttributeError) as e:
+        raise pytest.UsageError(f"{FILE_SECONDS}: expected a JSON object of test file name -> seconds ({e})")
 
 
 def pytest_collection_modifyitems(config, items):
     "Collect the slowest files first; every other file after them, each file's tests in their own order."
-    rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    seconds = file_seconds()
+    slow = max(seconds.values(), default=0.0) + 1
+    items.sort(key=lambda item: -seconds.get(item.path.name, slow))
+
+
+_measured: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    _measured[Path(report.fspath).name] += report.duration       # under xdist: the reports the controller receives
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if config.getoption("--save-timing") and not hasattr(config, "workerinput") and _measured:
+        tmp = FILE_SECONDS.with_suffix(".tmp")
+        tmp.write_text(json.dumps({k: round(v, 1) for k, v in sorted(_measured.items(), key=lambda kv: -kv[1])},
+                                  indent=1) + "\n")
+        tmp.replace(FILE_SECONDS)
 
 
 @pytest.fixture

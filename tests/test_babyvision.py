@@ -82,7 +82,7 @@ def test_moco_key_encoder_normalises_with_batch_statistics(tmp_path):
     key_bns = [m for m in trainer.model.encoder_k.modules() if isinstance(m, nn.BatchNorm2d)]
     before = key_bns[0].running_mean.clone()
     trainer.fit()
-    trainer._set_train_mode()
+    trainer.train_mode()
     assert not any(p.requires_grad for p in trainer.model.encoder_k.parameters())
     assert all(m.training for m in key_bns)
     assert not torch.equal(key_bns[0].running_mean, before)     # the keys' batches updated the statistics

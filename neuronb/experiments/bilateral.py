@@ -7,6 +7,7 @@ the stereotypical pipeline; several seeds are a sweep spec over `seed`."""
 # %% ../../nbs/53_bilateral_protocol.ipynb #7e9b8a46
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,10 +15,14 @@ from typing import ClassVar, Sequence
 
 import pandas as pd
 import torch
+from torch import nn
 
+from ..analysis.features import extract_features
+from ..analysis.hemispheres import correctness_patterns
 from ..core import config_from_dict, deep_update
 from ..data import get_dataset
 from ..data import hemisphere_folders as _hemisphere_folders  # noqa: F401  (registers the dataset)
+from ..data.augment import normalize
 from .protocol import (ExperimentConfig, RunFolder, RunResult, Splits, build_trainer, finish_run,
                                           load_run, load_state, register_preset, register_protocol)
 from .plan import register_plan
@@ -27,11 +32,12 @@ from ..models.hemispheres import HEMISPHERE_ARCHS
 from ..train import TrainConfig
 
 # %% auto #0
-__all__ = ['CIFAR100_MEAN', 'CIFAR100_STD', 'HEMISPHERE_MODES', 'HEAD_MODES', 'PIPELINE_PHASES', 'HemisphereConfig',
-           'original_train', 'BilateralConfig', 'PipelineConfig', 'translate_original_keys', 'asset_configs',
-           'class_counts', 'resolve_checkpoint', 'model_options', 'build_model', 'run_train_config', 'train_bilateral',
-           'train_hemisphere', 'load_bilateral_model', 'pipeline_configs', 'phase_row', 'run_pipeline', 'planned_runs',
-           'ensemble_spec', 'seeds_table', 'summarize_seeds', 'compare_to_baselines']
+__all__ = ['CIFAR100_MEAN', 'CIFAR100_STD', 'HEMISPHERE_MODES', 'HEAD_MODES', 'PIPELINE_PHASES', 'SIDES', 'PATTERN_MODELS',
+           'HemisphereConfig', 'original_train', 'BilateralConfig', 'PipelineConfig', 'translate_original_keys',
+           'asset_configs', 'class_counts', 'resolve_checkpoint', 'model_options', 'build_model', 'run_train_config',
+           'train_bilateral', 'train_hemisphere', 'load_bilateral_model', 'pipeline_configs', 'phase_row',
+           'run_pipeline', 'planned_runs', 'HemisphereModels', 'load_hemisphere_models', 'specialised_runs',
+           'image_answers', 'ensemble_spec', 'seeds_table', 'summarize_seeds', 'compare_to_baselines']
 
 # %% ../../nbs/53_bilateral_protocol.ipynb #f3a4d9d0
 @dataclass
@@ -394,6 +400,97 @@ def planned_runs(config: BilateralConfig, protocol: str = "bilateral.pipeline") 
 
 for _protocol in ("bilateral.hemisphere", "bilateral.train", "bilateral.pipeline"):
     register_plan(_protocol, lambda config, p=_protocol: planned_runs(config, p), build_model=build_model)
+
+# %% ../../nbs/53_bilateral_protocol.ipynb #09e3f294
+SIDES = ("fine", "coarse")        # the hemispheres, and the heads: both are named after the labels they learn
+
+@dataclass
+class HemisphereModels:
+    """The three models the bilateral brain's correctness patterns compare, in eval mode: the `fine` hemisphere (its
+    fine head), the `coarse` hemisphere (its coarse head) and the `bilateral` model on both (fine and coarse heads)."""
+    fine: nn.Module
+    coarse: nn.Module
+    bilateral: nn.Module
+    mean: tuple                   # the input normalisation the three runs trained with
+    std: tuple
+    config: object = None         # the bilateral run's config: its dataset gives the test images
+    run_dir: Path | None = None   # the bilateral run's folder
+
+# %% ../../nbs/53_bilateral_protocol.ipynb #6a83c332
+def _hemisphere_run(checkpoint, side: str, where) -> Path:
+    "The run folder a bilateral config's `<side>.checkpoint` names (the folder, or the one holding checkpoints/<file>)."
+    if not checkpoint:
+        raise ValueError(f"{where}: the bilateral run's {side}.checkpoint is empty, so its {side} hemisphere was not "
+                         f"trained alone (an end-to-end run); the correctness patterns need a specialised bilateral "
+                         f"run (the `bilateral` phase of `neuronb bilateral pipeline`)")
+    path = Path(checkpoint)
+    return path.parent.parent if path.is_file() and path.parent.name == "checkpoints" else path
+
+def load_hemisphere_models(path: Path | str) -> HemisphereModels:
+    """The three models of a specialised bilateral run folder (or of a `bilateral.pipeline` folder: its bilateral
+    phase), weights loaded from the run folders its config names."""
+    head = load_run(path, model=False)
+    if head.protocol == "bilateral.pipeline":
+        phases = {row["model"]: row["run_dir"] for row in (head.result or {}).get("phases", [])}
+        if "bilateral" not in phases:
+            raise ValueError(f"{path}: the pipeline has not finished its bilateral phase (no phases in result.json)")
+        path = phases["bilateral"]
+    bilateral = load_run(path)
+    if getattr(bilateral.config, "hemispheres", None) != "bilateral":
+        kind = getattr(bilateral.config, "hemispheres", "non-bilateral")
+        raise ValueError(f"{path}: a {bilateral.protocol} run of a {kind} model; give a specialised bilateral run "
+                         f"folder (or a bilateral.pipeline folder)")
+    sides = {side: load_run(_hemisphere_run(getattr(bilateral.config, side).checkpoint, side, path)) for side in SIDES}
+    normalisation = lambda config: (tuple(config.train.mean), tuple(config.train.std))
+    for side, run in sides.items():
+        if getattr(run.config, "heads", None) != side or normalisation(run.config) != normalisation(bilateral.config):
+            raise ValueError(f"{path}: its {side} hemisphere run {run.folder.path} must be a `{side}`-head hemisphere "
+                             f"trained with the bilateral run's input mean and std")
+    return HemisphereModels(sides["fine"].model, sides["coarse"].model, bilateral.model,
+                            *normalisation(bilateral.config), bilateral.config, bilateral.folder.path)
+
+# %% ../../nbs/53_bilateral_protocol.ipynb #b4b3c310
+def specialised_runs(store) -> pd.DataFrame:
+    "The finished specialised bilateral runs of a run store, newest first: run_id, name, seed, started, run_dir."
+    columns = ["run_id", "name", "seed", "started", "run_dir"]
+    runs, rows = store.runs(), []
+    runs = runs[(runs.status == "finished") & (runs.kind == "bilateral.train")] if len(runs) else runs
+    for _, found in runs.iterrows():
+        config = json.loads(found["config"]) if isinstance(found["config"], str) else found["config"] or {}
+        config = config.get("bilateral", config)      # an ensemble's evaluation nests its config
+        if config.get("hemispheres") != "bilateral" or not all((config.get(s) or {}).get("checkpoint") for s in SIDES):
+            continue
+        checkpoints = store.artifacts(found["run_id"])
+        last = checkpoints[checkpoints.path.str.endswith("last.pt")]
+        if len(last):
+            rows.append({**{k: found[k] for k in columns[:-1]}, "run_dir": str(Path(last.path.iloc[-1]).parent.parent)})
+    return pd.DataFrame(rows, columns=columns).sort_values("started", ascending=False).reset_index(drop=True)
+
+# %% ../../nbs/53_bilateral_protocol.ipynb #2752ede8
+PATTERN_MODELS = {"fine hemisphere": ("fine", "fine"), "coarse hemisphere": ("coarse", "coarse"),
+                  "bilateral fine head": ("bilateral", "fine"), "bilateral coarse head": ("bilateral", "coarse")}
+# answer column -> (model of HemisphereModels, its head = the label it is judged on), in the patterns' letter order
+
+def image_answers(models: HemisphereModels, data, batch_size: int = 256) -> pd.DataFrame:
+    """One row per image of `data` (an ImageSet with `fine` and `coarse` labels): the true labels, each answer of
+    `PATTERN_MODELS` (a class number), whether it is right (`<answer> right`) and the image's `pattern` (`TF-TT`)."""
+    missing = [label for label in SIDES if label not in data.labels]
+    if missing:
+        raise ValueError(f"image_answers: the data {data.name!r} has no {missing} labels; the bilateral models answer "
+                         f"fine and coarse labels (shapes, cifar100, hemisphere_folders)")
+    preprocess = lambda images: normalize(images, models.mean, models.std)
+    answers, correct = {}, {}
+    for column, (name, head) in PATTERN_MODELS.items():
+        logits = extract_features(getattr(models, name), data, {"logits": f"heads.{head}"}, batch_size=batch_size,
+                                  preprocess=preprocess)["logits"]
+        answers[column] = logits.argmax(1)
+        correct[column] = answers[column] == data.labels[head]
+    table = pd.DataFrame({"fine": data.labels["fine"].numpy(), "coarse": data.labels["coarse"].numpy()})
+    patterns = correctness_patterns(correct, group=(2, 2))
+    for column in PATTERN_MODELS:
+        table[column], table[f"{column} right"] = answers[column].numpy(), patterns[column]
+    table["pattern"] = patterns["pattern"]
+    return table
 
 # %% ../../nbs/53_bilateral_protocol.ipynb #2614a795
 def ensemble_spec(spec: SweepSpec | dict | str | Path, store=None) -> SweepSpec:

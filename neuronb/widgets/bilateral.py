@@ -8,8 +8,6 @@ same browsing as a plotly figure with a dropdown and a slider for the offline HT
 # %% ../../nbs/55b_widgets_bilateral.ipynb #808d596b
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,110 +15,16 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 from fastcore.basics import patch
-from torch import nn
 
-from ..analysis.features import extract_features
-from ..analysis.hemispheres import correctness_patterns, layer_gradcam, pattern_counts
+from ..analysis.hemispheres import layer_gradcam, pattern_counts
 from ..data import get_dataset
 from ..data.augment import normalize
-from ..experiments.protocol import load_run
+from ..experiments.bilateral import (PATTERN_MODELS, SIDES, HemisphereModels, image_answers,
+                                          load_hemisphere_models, specialised_runs)
 
 # %% auto #0
-__all__ = ['SIDES', 'PATTERN_MODELS', 'ALL_IMAGES', 'GRADCAM_PANELS', 'HemisphereModels', 'load_hemisphere_models',
-           'specialised_runs', 'image_answers', 'category_images', 'category_options', 'hemisphere_gradcams',
-           'heat_overlay', 'gradcam_strip', 'answer_rows', 'answer_title', 'category_browser_figure',
-           'BilateralExplorer']
-
-# %% ../../nbs/55b_widgets_bilateral.ipynb #09e3f294
-SIDES = ("fine", "coarse")        # the hemispheres, and the heads: both are named after the labels they learn
-
-@dataclass
-class HemisphereModels:
-    """The three models the bilateral brain's correctness patterns compare, in eval mode: the `fine` hemisphere (its
-    fine head), the `coarse` hemisphere (its coarse head) and the `bilateral` model on both (fine and coarse heads)."""
-    fine: nn.Module
-    coarse: nn.Module
-    bilateral: nn.Module
-    mean: tuple                   # the input normalisation the three runs trained with
-    std: tuple
-    config: object = None         # the bilateral run's config: its dataset gives the test images
-    run_dir: Path | None = None   # the bilateral run's folder
-
-# %% ../../nbs/55b_widgets_bilateral.ipynb #6a83c332
-def _hemisphere_run(checkpoint, side: str, where) -> Path:
-    "The run folder a bilateral config's `<side>.checkpoint` names (the folder, or the one holding checkpoints/<file>)."
-    if not checkpoint:
-        raise ValueError(f"{where}: the bilateral run's {side}.checkpoint is empty, so its {side} hemisphere was not "
-                         f"trained alone (an end-to-end run); the correctness patterns need a specialised bilateral "
-                         f"run (the `bilateral` phase of `neuronb bilateral pipeline`)")
-    path = Path(checkpoint)
-    return path.parent.parent if path.is_file() and path.parent.name == "checkpoints" else path
-
-def load_hemisphere_models(path: Path | str) -> HemisphereModels:
-    """The three models of a specialised bilateral run folder (or of a `bilateral.pipeline` folder: its bilateral
-    phase), weights loaded from the run folders its config names."""
-    head = load_run(path, model=False)
-    if head.protocol == "bilateral.pipeline":
-        phases = {row["model"]: row["run_dir"] for row in (head.result or {}).get("phases", [])}
-        if "bilateral" not in phases:
-            raise ValueError(f"{path}: the pipeline has not finished its bilateral phase (no phases in result.json)")
-        path = phases["bilateral"]
-    bilateral = load_run(path)
-    if getattr(bilateral.config, "hemispheres", None) != "bilateral":
-        kind = getattr(bilateral.config, "hemispheres", "non-bilateral")
-        raise ValueError(f"{path}: a {bilateral.protocol} run of a {kind} model; give a specialised bilateral run "
-                         f"folder (or a bilateral.pipeline folder)")
-    sides = {side: load_run(_hemisphere_run(getattr(bilateral.config, side).checkpoint, side, path)) for side in SIDES}
-    normalisation = lambda config: (tuple(config.train.mean), tuple(config.train.std))
-    for side, run in sides.items():
-        if getattr(run.config, "heads", None) != side or normalisation(run.config) != normalisation(bilateral.config):
-            raise ValueError(f"{path}: its {side} hemisphere run {run.folder.path} must be a `{side}`-head hemisphere "
-                             f"trained with the bilateral run's input mean and std")
-    return HemisphereModels(sides["fine"].model, sides["coarse"].model, bilateral.model,
-                            *normalisation(bilateral.config), bilateral.config, bilateral.folder.path)
-
-# %% ../../nbs/55b_widgets_bilateral.ipynb #b4b3c310
-def specialised_runs(store) -> pd.DataFrame:
-    "The finished specialised bilateral runs of a run store, newest first: run_id, name, seed, started, run_dir."
-    columns = ["run_id", "name", "seed", "started", "run_dir"]
-    runs, rows = store.runs(), []
-    runs = runs[(runs.status == "finished") & (runs.kind == "bilateral.train")] if len(runs) else runs
-    for _, found in runs.iterrows():
-        config = json.loads(found["config"]) if isinstance(found["config"], str) else found["config"] or {}
-        config = config.get("bilateral", config)      # an ensemble's evaluation nests its config
-        if config.get("hemispheres") != "bilateral" or not all((config.get(s) or {}).get("checkpoint") for s in SIDES):
-            continue
-        checkpoints = store.artifacts(found["run_id"])
-        last = checkpoints[checkpoints.path.str.endswith("last.pt")]
-        if len(last):
-            rows.append({**{k: found[k] for k in columns[:-1]}, "run_dir": str(Path(last.path.iloc[-1]).parent.parent)})
-    return pd.DataFrame(rows, columns=columns).sort_values("started", ascending=False).reset_index(drop=True)
-
-# %% ../../nbs/55b_widgets_bilateral.ipynb #2752ede8
-PATTERN_MODELS = {"fine hemisphere": ("fine", "fine"), "coarse hemisphere": ("coarse", "coarse"),
-                  "bilateral fine head": ("bilateral", "fine"), "bilateral coarse head": ("bilateral", "coarse")}
-# answer column -> (model of HemisphereModels, its head = the label it is judged on), in the patterns' letter order
-
-def image_answers(models: HemisphereModels, data, batch_size: int = 256) -> pd.DataFrame:
-    """One row per image of `data` (an ImageSet with `fine` and `coarse` labels): the true labels, each answer of
-    `PATTERN_MODELS` (a class number), whether it is right (`<answer> right`) and the image's `pattern` (`TF-TT`)."""
-    missing = [label for label in SIDES if label not in data.labels]
-    if missing:
-        raise ValueError(f"image_answers: the data {data.name!r} has no {missing} labels; the bilateral models answer "
-                         f"fine and coarse labels (shapes, cifar100, hemisphere_folders)")
-    preprocess = lambda images: normalize(images, models.mean, models.std)
-    answers, correct = {}, {}
-    for column, (name, head) in PATTERN_MODELS.items():
-        logits = extract_features(getattr(models, name), data, {"logits": f"heads.{head}"}, batch_size=batch_size,
-                                  preprocess=preprocess)["logits"]
-        answers[column] = logits.argmax(1)
-        correct[column] = answers[column] == data.labels[head]
-    table = pd.DataFrame({"fine": data.labels["fine"].numpy(), "coarse": data.labels["coarse"].numpy()})
-    patterns = correctness_patterns(correct, group=(2, 2))
-    for column in PATTERN_MODELS:
-        table[column], table[f"{column} right"] = answers[column].numpy(), patterns[column]
-    table["pattern"] = patterns["pattern"]
-    return table
+__all__ = ['ALL_IMAGES', 'GRADCAM_PANELS', 'category_images', 'category_options', 'hemisphere_gradcams', 'heat_overlay',
+           'gradcam_strip', 'answer_rows', 'answer_title', 'category_browser_figure', 'BilateralExplorer']
 
 # %% ../../nbs/55b_widgets_bilateral.ipynb #e864f4ee
 ALL_IMAGES = "all images"
