@@ -149,7 +149,7 @@ def cmd_report(args):
         return 0
     try:
         run_reports(args.names or None, preset=args.preset, out_dir=args.out, source=args.source,
-                    parameters=parse_assignments(args.param, "--param") or None)
+                    parameters=parse_assignments(args.param, "--param") or None, lanes=args.lanes)
     except ReportError as e:
         print(f"neuronb report: {e}", file=sys.stderr)
         return 1
@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="set a report parameter (its `parameters` cell), e.g. --param sweep_store=runs/x.sqlite; "
                         "relative paths are relative to this folder")
+    r.add_argument("--lanes", type=int, default=None,
+                   help="reports run side by side, each with cores / lanes threads (default: one per core; 1: one "
+                        "after another with every core); a report tagged all-cores runs alone first")
     r.set_defaults(func=cmd_report)
 
     s = sub.add_parser("store", help="show runs, metrics or scores from the run store")

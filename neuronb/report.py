@@ -22,10 +22,11 @@ import numpy as np
 from .core import atomic_path, atomic_write_text, project_root, reports_dir
 
 # %% auto #0
-__all__ = ['PLOTLY_JS', 'PHASES', 'PHASE_TAG', 'AUDIT_MARK', 'CHECKS_MIME', 'show', 'plotly_js_source', 'reports_source_dir',
-           'list_reports', 'ReportError', 'ReportResult', 'phase_seconds', 'timing_table', 'timing_text',
-           'watch_empty_axes', 'execute_report', 'report_scratch', 'ReportAudit', 'audit_report', 'show_checks',
-           'ReportSummary', 'report_summary', 'summary_html', 'render_html', 'write_index', 'run_reports']
+__all__ = ['PLOTLY_JS', 'PHASES', 'PHASE_TAG', 'AUDIT_MARK', 'CHECKS_MIME', 'ALL_CORES_TAG', 'show', 'plotly_js_source',
+           'reports_source_dir', 'list_reports', 'ReportError', 'ReportResult', 'phase_seconds', 'timing_table',
+           'timing_text', 'watch_empty_axes', 'execute_report', 'report_scratch', 'ReportAudit', 'audit_report',
+           'show_checks', 'ReportSummary', 'report_summary', 'summary_html', 'render_html', 'write_index',
+           'report_lanes', 'uses_all_cores', 'run_reports']
 
 # %% ../nbs/10_report.ipynb #3179f0a7
 PLOTLY_JS = "plotly.min.js"
@@ -452,29 +453,57 @@ def _card(page: Path, executed: Path, result: ReportResult | None) -> str:
     return (f"<div class='card'><a href='{html.escape(page.name)}'>{image}<h2>{html.escape(summary.title)}</h2></a>"
             f"<p>{html.escape(summary.verdict)}</p><ul>{checks}</ul><small>{html.escape(facts)}; {when}</small></div>")
 
-def write_index(results: list[ReportResult], out_dir: Path | str) -> Path:
-    "Write `index.html`: one card per rendered report (thumbnail of its main figure, its result line and checks)."
+def write_index(results: list[ReportResult], out_dir: Path | str, wall: float | None = None) -> Path:
+    """Write `index.html`: one card per rendered report (thumbnail of its main figure, its result line and checks), and
+    the seconds per report and phase of `results` (`wall`: the seconds the whole run took, reports side by side)."""
     out_dir = Path(out_dir)
     done = {r.name: r for r in results}
     cards = [_card(page, out_dir / "notebooks" / f"{page.stem}.ipynb", done.get(page.stem))
              for page in sorted(out_dir.glob("*.html")) if page.name != "index.html"]
     timed = [r for r in results if r.phases]
-    timing = ("<h2>Where the time went</h2><p><small>seconds per report and phase in the last run of "
-              f"<code>neuronb report</code> ({html.escape(timed[0].preset)} preset, {time.strftime('%Y-%m-%d %H:%M')})"
-              "</small></p>" + timing_table(timed).rename_axis(None).round(0).astype("Int64").to_html(classes="timing", na_rep="-")
-              if timed else "")
+    timing = ""
+    if timed:
+        when = f"{html.escape(timed[0].preset)} preset, {time.strftime('%Y-%m-%d %H:%M')}"
+        if wall is not None:        # reports side by side: the rows add up to more than the run took
+            when += f"; the whole run: {wall:.0f} s of wall time"
+        timing = ("<h2>Where the time went</h2><p><small>seconds per report and phase in the last run of "
+                  f"<code>neuronb report</code> ({when})</small></p>"
+                  + timing_table(timed).rename_axis(None).round(0).astype("Int64").to_html(classes="timing", na_rep="-"))
     text = ("<!doctype html><html><head><meta charset='utf-8'><title>neuronb reports</title>"
             f"<style>{_CARD_STYLE}</style></head><body><h1>neuronb reports</h1>"
             f"<div class='cards'>{''.join(cards)}</div>{timing}</body></html>")
     return atomic_write_text(out_dir / "index.html", text)
 
+# %% ../nbs/10_report.ipynb #df5b69fd
+ALL_CORES_TAG = "all-cores"     # on a report's parameters cell: it starts a cluster of its own on every core
+
+def report_lanes() -> int:
+    "How many reports run side by side by default: one per core this process may use."
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+def uses_all_cores(notebook: Path | str) -> bool:
+    "Whether a report notebook's parameters cell carries `ALL_CORES_TAG` (it then runs alone, with every core)."
+    import nbformat
+    nb = nbformat.read(str(notebook), as_version=4)
+    return any(ALL_CORES_TAG in c.metadata.get("tags", []) for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+
+def _execute_in_lane(name: str, preset: str, out_dir: Path, source: Path, parameters: dict | None, timeout: int,
+                     threads: int) -> tuple[Path, float]:
+    "One report in a process of its own whose kernel gets `threads` torch/BLAS threads; the executed notebook, seconds."
+    start = time.perf_counter()
+    os.environ.update({var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+    return execute_report(name, preset, out_dir, source, parameters, timeout), time.perf_counter() - start
+
 # %% ../nbs/10_report.ipynb #702e2100
 def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: Path | str | None = None,
                 source: Path | str | None = None, parameters: dict | None = None, timeout: int = 3600,
-                log=print) -> list[ReportResult]:
+                log=print, lanes: int | None = None) -> list[ReportResult]:
     """Execute and render report notebooks (all by default) into `out_dir` with an index page.
 
-    Stops at the first failing notebook with a `ReportError` naming it and the failing cell."""
+    With `lanes` > 1 (default: one per core) the reports run side by side, each in a process of its own with
+    cores // lanes threads, so the cores are busy and never oversubscribed; a report tagged `ALL_CORES_TAG` runs
+    first, alone, with every core. Stops at the first failing notebook (the reports already running finish) with a
+    `ReportError` naming it and the failing cell."""
     if preset not in ("quick", "paper", "rehearsal"):
         raise ValueError(f"preset must be 'quick', 'paper' or 'rehearsal', got {preset!r}")
     source = Path(source) if source else reports_source_dir()
@@ -484,23 +513,54 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
     if unknown:
         raise ValueError(f"unknown report(s) {unknown} in {source}; available: {list_reports(source) or 'none'}"
                          + ("" if list_reports(source) else " (run inside the neuronb checkout, or pass source / --source)"))
+    lanes = report_lanes() if lanes is None else lanes
+    if lanes < 1:
+        raise ValueError(f"run_reports: lanes must be >= 1, got {lanes}")
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(plotly_js_source(), out_dir / PLOTLY_JS)
-    results = []
-    for name in names:
-        start = time.perf_counter()
-        log(f"report {name} ({preset}) ...")
-        executed = execute_report(name, preset, out_dir, source, parameters, timeout)
+    done: dict[str, ReportResult] = {}
+    started = time.perf_counter()
+
+    def finish(name: str, executed: Path, seconds: float):
         import nbformat
         rendering = time.perf_counter()
         page = render_html(executed, out_dir / f"{name}.html")
         audit = audit_report(executed)
         phases = {**phase_seconds(nbformat.read(str(executed), as_version=4)), "rendering": time.perf_counter() - rendering}
-        results.append(ReportResult(name, page, time.perf_counter() - start, preset, audit, phases))
-        log(f"  wrote {page} in {results[-1].seconds:.0f} s: {audit.images} images, {audit.plotly_figures} plotly "
+        done[name] = ReportResult(name, page, seconds + phases["rendering"], preset, audit, phases)
+        log(f"  wrote {page} in {done[name].seconds:.0f} s: {audit.images} images, {audit.plotly_figures} plotly "
             f"figures, {audit.tables} tables")
         for problem in audit.problems:
             log(f"  PROBLEM {problem}")
-    write_index(results, out_dir)
-    log("seconds per report and phase:\n" + timing_text(timing_table(results)))
+
+    alone = names if min(lanes, len(names)) == 1 else [n for n in names if uses_all_cores(source / f"{n}.ipynb")]
+    for name in alone:
+        log(f"report {name} ({preset}) ...")
+        start = time.perf_counter()
+        finish(name, execute_report(name, preset, out_dir, source, parameters, timeout), time.perf_counter() - start)
+    side_by_side = [n for n in names if n not in alone]
+    if side_by_side:
+        import importlib
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        lanes = min(lanes, len(side_by_side))
+        threads = max(1, report_lanes() // lanes)
+        log(f"reports {', '.join(side_by_side)} ({preset}): {lanes} side by side, {threads} thread(s) each ...")
+        # by its module's name: a spawned process imports it from there (a notebook's namespace it cannot see)
+        in_lane = importlib.import_module("neuronb.report")._execute_in_lane
+        with ProcessPoolExecutor(lanes, mp_context=multiprocessing.get_context("spawn")) as pool:
+            running = {pool.submit(in_lane, name, preset, out_dir, source, parameters, timeout, threads): name
+                       for name in side_by_side}
+            pending = set(running)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future.exception() is not None:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise future.exception()
+                    finish(running[future], *future.result())
+    results = [done[n] for n in names]
+    wall = time.perf_counter() - started
+    write_index(results, out_dir, wall)
+    log("seconds per report and phase:\n" + timing_text(timing_table(results)) + f"\nwall time: {wall:.0f} s")
     return results
