@@ -22,11 +22,11 @@ import numpy as np
 from .core import atomic_path, atomic_write_text, project_root, reports_dir
 
 # %% auto #0
-__all__ = ['PLOTLY_JS', 'PHASES', 'PHASE_TAG', 'AUDIT_MARK', 'CHECKS_MIME', 'ALL_CORES_TAG', 'show', 'plotly_js_source',
-           'reports_source_dir', 'list_reports', 'ReportError', 'ReportResult', 'phase_seconds', 'timing_table',
-           'timing_text', 'watch_empty_axes', 'execute_report', 'report_scratch', 'ReportAudit', 'audit_report',
-           'show_checks', 'ReportSummary', 'report_summary', 'summary_html', 'render_html', 'write_index',
-           'report_lanes', 'uses_all_cores', 'run_reports']
+__all__ = ['PLOTLY_JS', 'PHASES', 'PHASE_TAG', 'AUDIT_MARK', 'CHECKS_MIME', 'ALL_CORES_TAG', 'THREAD_VARIABLES', 'show',
+           'plotly_js_source', 'reports_source_dir', 'list_reports', 'ReportError', 'ReportResult', 'phase_seconds',
+           'timing_table', 'timing_text', 'watch_empty_axes', 'execute_report', 'report_scratch', 'ReportAudit',
+           'audit_report', 'show_checks', 'ReportSummary', 'report_summary', 'summary_html', 'render_html',
+           'write_index', 'report_lanes', 'uses_all_cores', 'kernel_threads', 'run_reports']
 
 # %% ../nbs/10_report.ipynb #3179f0a7
 PLOTLY_JS = "plotly.min.js"
@@ -487,12 +487,29 @@ def uses_all_cores(notebook: Path | str) -> bool:
     nb = nbformat.read(str(notebook), as_version=4)
     return any(ALL_CORES_TAG in c.metadata.get("tags", []) for c in nb.cells if "parameters" in c.metadata.get("tags", []))
 
-def _execute_in_lane(name: str, preset: str, out_dir: Path, source: Path, parameters: dict | None, timeout: int,
-                     threads: int) -> tuple[Path, float]:
-    "One report in a process of its own whose kernel gets `threads` torch/BLAS threads; the executed notebook, seconds."
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+@contextmanager
+def kernel_threads(threads: int | None):
+    "Report kernels started inside get `threads` torch/BLAS threads (they inherit this process's environment)."
+    before = {var: os.environ.get(var) for var in THREAD_VARIABLES}
+    if threads:
+        os.environ.update({var: str(threads) for var in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for var, value in before.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+def _execute_timed(name: str, preset: str, out_dir: Path, source: Path, parameters: dict | None, timeout: int,
+                   threads: int | None) -> tuple[Path, float]:
+    "One report executed with `threads` kernel threads (None: as this process has them); the notebook and seconds."
     start = time.perf_counter()
-    os.environ.update({var: str(threads) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
-    return execute_report(name, preset, out_dir, source, parameters, timeout), time.perf_counter() - start
+    with kernel_threads(threads):
+        return execute_report(name, preset, out_dir, source, parameters, timeout), time.perf_counter() - start
 
 # %% ../nbs/10_report.ipynb #702e2100
 def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: Path | str | None = None,
@@ -501,8 +518,9 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
     """Execute and render report notebooks (all by default) into `out_dir` with an index page.
 
     With `lanes` > 1 (default: one per core) the reports run side by side, each in a process of its own with
-    cores // lanes threads, so the cores are busy and never oversubscribed; a report tagged `ALL_CORES_TAG` runs
-    first, alone, with every core. Stops at the first failing notebook (the reports already running finish) with a
+    cores // lanes threads, so the cores are busy and never oversubscribed. A report gets those threads also when it
+    runs by itself, so that its numbers do not depend on how it was started (`lanes=1`: every core, one report after
+    another). A report tagged `ALL_CORES_TAG` runs first, alone, with every core. Stops at the first failing notebook (the reports already running finish) with a
     `ReportError` naming it and the failing cell."""
     if preset not in ("quick", "paper", "rehearsal"):
         raise ValueError(f"preset must be 'quick', 'paper' or 'rehearsal', got {preset!r}")
@@ -533,22 +551,27 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
         for problem in audit.problems:
             log(f"  PROBLEM {problem}")
 
-    alone = names if min(lanes, len(names)) == 1 else [n for n in names if uses_all_cores(source / f"{n}.ipynb")]
+    # a lane's threads do not depend on how many reports run: a report's numbers (float sums over threads) are the
+    # same whether it ran alone or beside others
+    threads = max(1, report_lanes() // lanes)
+    alone = [n for n in names if uses_all_cores(source / f"{n}.ipynb")]
+    in_lanes = [n for n in names if n not in alone]
+    if lanes == 1 or len(in_lanes) == 1:
+        alone = names
     for name in alone:
-        log(f"report {name} ({preset}) ...")
-        start = time.perf_counter()
-        finish(name, execute_report(name, preset, out_dir, source, parameters, timeout), time.perf_counter() - start)
-    side_by_side = [n for n in names if n not in alone]
+        limit = None if name not in in_lanes else threads
+        log(f"report {name} ({preset}, {'every core' if limit is None else f'{limit} thread(s)'}) ...")
+        finish(name, *_execute_timed(name, preset, out_dir, source, parameters, timeout, limit))
+    side_by_side = [n for n in in_lanes if n not in alone]
     if side_by_side:
         import importlib
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        lanes = min(lanes, len(side_by_side))
-        threads = max(1, report_lanes() // lanes)
-        log(f"reports {', '.join(side_by_side)} ({preset}): {lanes} side by side, {threads} thread(s) each ...")
+        log(f"reports {', '.join(side_by_side)} ({preset}): {min(lanes, len(side_by_side))} side by side, "
+            f"{threads} thread(s) each ...")
         # by its module's name: a spawned process imports it from there (a notebook's namespace it cannot see)
-        in_lane = importlib.import_module("neuronb.report")._execute_in_lane
-        with ProcessPoolExecutor(lanes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        in_lane = importlib.import_module("neuronb.report")._execute_timed
+        with ProcessPoolExecutor(min(lanes, len(side_by_side)), mp_context=multiprocessing.get_context("spawn")) as pool:
             running = {pool.submit(in_lane, name, preset, out_dir, source, parameters, timeout, threads): name
                        for name in side_by_side}
             pending = set(running)
