@@ -675,6 +675,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'neuronb.core.cpu_has_fast_bf16': ('core.html#cpu_has_fast_bf16', 'neuronb/core.py'),
                               'neuronb.core.data_dir': ('core.html#data_dir', 'neuronb/core.py'),
                               'neuronb.core.deep_update': ('core.html#deep_update', 'neuronb/core.py'),
+                              'neuronb.core.environment': ('core.html#environment', 'neuronb/core.py'),
                               'neuronb.core.file_sha256': ('core.html#file_sha256', 'neuronb/core.py'),
                               'neuronb.core.get_device': ('core.html#get_device', 'neuronb/core.py'),
                               'neuronb.core.in_test': ('core.html#in_test', 'neuronb/core.py'),

@@ -21,10 +21,10 @@ import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'in_test', 'seed_everything', 'get_device', 'cpu_has_fast_bf16', 'supports_bf16', 'resolve_precision',
-           'autocast', 'project_root', 'data_dir', 'runs_dir', 'reports_dir', 'atomic_path', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_torch_save', 'file_sha256', 'config_to_dict', 'ConfigValueError',
-           'check_field_type', 'config_from_dict', 'read_yaml_file', 'load_weights_file', 'parse_assignments',
-           'deep_update', 'Registry']
+           'autocast', 'project_root', 'data_dir', 'runs_dir', 'reports_dir', 'environment', 'atomic_path',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save', 'file_sha256', 'config_to_dict',
+           'ConfigValueError', 'check_field_type', 'config_from_dict', 'read_yaml_file', 'load_weights_file',
+           'parse_assignments', 'deep_update', 'Registry']
 
 # %% ../nbs/00_core.ipynb #90b78e48
 def in_test() -> bool:
@@ -141,6 +141,25 @@ def runs_dir() -> Path:
 def reports_dir() -> Path:
     "Folder for rendered HTML reports (`NEURONB_REPORTS` or `<project>/reports`)."
     return _dir_from_env("NEURONB_REPORTS", "reports")
+
+# %% ../nbs/00_core.ipynb #75d60c6f
+@contextlib.contextmanager
+def environment(**variables: str | None) -> Iterator[None]:
+    "Set (or, with None, remove) environment `variables` for the block; restore their values afterwards."
+    before = {name: os.environ.get(name) for name in variables}
+    try:
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = str(value)
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 # %% ../nbs/00_core.ipynb #2157724b
 def _umask() -> int:

@@ -12,14 +12,14 @@ import os
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 
-from .core import atomic_path, atomic_write_text, project_root, reports_dir
+from .core import atomic_path, atomic_write_text, environment, project_root, reports_dir
 
 # %% auto #0
 __all__ = ['PLOTLY_JS', 'PHASES', 'PHASE_TAG', 'AUDIT_MARK', 'CHECKS_MIME', 'ALL_CORES_TAG', 'THREAD_VARIABLES', 'show',
@@ -168,15 +168,10 @@ def report_scratch(name: str):
     whether the report passed or failed: reports train throw-away runs under `tempfile.mkdtemp()` (a wiring
     report's grid is about 1.4 GB), which would otherwise pile up in /tmp run after run."""
     scratch = tempfile.mkdtemp(prefix=f"neuronb-report-{name}-")
-    before = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = scratch          # the kernel inherits this process's environment
     try:
-        yield Path(scratch)
+        with environment(TMPDIR=scratch):          # the kernel inherits this process's environment
+            yield Path(scratch)
     finally:
-        if before is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = before
         shutil.rmtree(scratch, ignore_errors=True)
 
 # %% ../nbs/10_report.ipynb #1b218c7d
@@ -489,20 +484,9 @@ def uses_all_cores(notebook: Path | str) -> bool:
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
-@contextmanager
 def kernel_threads(threads: int | None):
-    "Report kernels started inside get `threads` torch/BLAS threads (they inherit this process's environment)."
-    before = {var: os.environ.get(var) for var in THREAD_VARIABLES}
-    if threads:
-        os.environ.update({var: str(threads) for var in THREAD_VARIABLES})
-    try:
-        yield
-    finally:
-        for var, value in before.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+    "Report kernels started inside get `threads` torch/BLAS threads (None: as this process has them)."
+    return environment(**{var: str(threads) for var in THREAD_VARIABLES}) if threads else nullcontext()
 
 def _execute_timed(name: str, preset: str, out_dir: Path, source: Path, parameters: dict | None, timeout: int,
                    threads: int | None) -> tuple[Path, float]:

@@ -183,7 +183,8 @@ def train_inner_run(run: tuple, store=None, splits: Splits | None = None) -> dic
     worker, which then reads the data itself); its test accuracy and loss, run id, epochs and folder. A folder that
     already holds the result of the same config (a sweep interrupted after this run) is read back, not trained."""
     config, run_dir, resume = run
-    folder, done = RunFolder(run_dir), RunFolder(run_dir).result()
+    folder = RunFolder(run_dir)
+    done = folder.result()
     if done is not None and run_hash("critical.train", folder.config_dict()) == run_hash("critical.train", config.to_dict()):
         return {"test_acc": _accuracy({k[len("test_"):]: v for k, v in done.items() if k.startswith("test_")}),
                 "test_loss": done["test_loss"], "run_id": done["run_id"], "epochs": int(done["final_epoch"]) + 1,
