@@ -149,7 +149,8 @@ def cmd_report(args):
         return 0
     try:
         run_reports(args.names or None, preset=args.preset, out_dir=args.out, source=args.source,
-                    parameters=parse_assignments(args.param, "--param") or None, lanes=args.lanes)
+                    parameters=parse_assignments(args.param, "--param") or None, lanes=args.lanes,
+                    save_timing=args.save_timing)
     except ReportError as e:
         print(f"neuronb report: {e}", file=sys.stderr)
         return 1
@@ -235,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lanes", type=int, default=None,
                    help="reports run side by side, each with cores / lanes threads (default: one per core; 1: one "
                         "after another with every core); a report tagged all-cores runs alone first")
+    r.add_argument("--save-timing", action="store_true",
+                   help="record each report's seconds in the source's report_seconds.json (the lanes take the longest first)")
     r.set_defaults(func=cmd_report)
 
     s = sub.add_parser("store", help="show runs, metrics or scores from the run store")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -22,11 +23,12 @@ import numpy as np
 from .core import atomic_path, atomic_write_text, environment, project_root, reports_dir
 
 # %% auto #0
-__all__ = ['PLOTLY_JS', 'PHASES', 'PHASE_TAG', 'AUDIT_MARK', 'CHECKS_MIME', 'ALL_CORES_TAG', 'THREAD_VARIABLES', 'show',
-           'plotly_js_source', 'reports_source_dir', 'list_reports', 'ReportError', 'ReportResult', 'phase_seconds',
-           'timing_table', 'timing_text', 'watch_empty_axes', 'execute_report', 'report_scratch', 'ReportAudit',
-           'audit_report', 'show_checks', 'ReportSummary', 'report_summary', 'summary_html', 'render_html',
-           'write_index', 'report_lanes', 'uses_all_cores', 'kernel_threads', 'run_reports']
+__all__ = ['PLOTLY_JS', 'PHASES', 'PHASE_TAG', 'AUDIT_MARK', 'CHECKS_MIME', 'ALL_CORES_TAG', 'THREAD_VARIABLES', 'REPORT_SECONDS',
+           'show', 'plotly_js_source', 'reports_source_dir', 'list_reports', 'ReportError', 'ReportResult',
+           'phase_seconds', 'timing_table', 'timing_text', 'watch_empty_axes', 'execute_report', 'report_scratch',
+           'ReportAudit', 'audit_report', 'show_checks', 'ReportSummary', 'report_summary', 'summary_html',
+           'render_html', 'write_index', 'report_lanes', 'uses_all_cores', 'kernel_threads', 'recorded_seconds',
+           'longest_first', 'save_seconds', 'run_reports']
 
 # %% ../nbs/10_report.ipynb #3179f0a7
 PLOTLY_JS = "plotly.min.js"
@@ -495,17 +497,45 @@ def _execute_timed(name: str, preset: str, out_dir: Path, source: Path, paramete
     with kernel_threads(threads):
         return execute_report(name, preset, out_dir, source, parameters, timeout), time.perf_counter() - start
 
+# %% ../nbs/10_report.ipynb #5ce1ddeb
+REPORT_SECONDS = "report_seconds.json"      # in the reports' source folder: {preset: {report: seconds}}
+
+def recorded_seconds(source: Path | str, preset: str) -> dict[str, float]:
+    "Seconds per report of `preset` recorded by `run_reports(save_timing=True)` in `source` ({} when none)."
+    path = Path(source) / REPORT_SECONDS
+    if not path.is_file():
+        return {}
+    try:
+        recorded = json.loads(path.read_text()).get(preset, {})
+        return {str(name): float(seconds) for name, seconds in recorded.items()}
+    except (ValueError, AttributeError, TypeError) as e:
+        raise ValueError(f"{path}: expected a JSON object {{preset: {{report: seconds}}}} ({e})") from None
+
+def longest_first(names: list[str], seconds: dict[str, float]) -> list[str]:
+    """`names` ordered by recorded `seconds`, longest first; one without a record (a new report) first of all. Lanes
+    take the next report as they free up, so a long report started last would run alone at the end."""
+    return sorted(names, key=lambda name: -seconds.get(name, math.inf))
+
+def save_seconds(source: Path | str, preset: str, results: list[ReportResult]) -> Path:
+    "Record the seconds of `results` under `preset` in `source`'s `REPORT_SECONDS`, keeping every other record."
+    path = Path(source) / REPORT_SECONDS
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    recorded[preset] = {**recorded.get(preset, {}), **{r.name: round(r.seconds) for r in results}}
+    return atomic_write_text(path, json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+
 # %% ../nbs/10_report.ipynb #702e2100
 def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: Path | str | None = None,
                 source: Path | str | None = None, parameters: dict | None = None, timeout: int = 3600,
-                log=print, lanes: int | None = None) -> list[ReportResult]:
+                log=print, lanes: int | None = None, save_timing: bool = False) -> list[ReportResult]:
     """Execute and render report notebooks (all by default) into `out_dir` with an index page.
 
     With `lanes` > 1 (default: one per core) the reports run side by side, each in a process of its own with
     cores // lanes threads, so the cores are busy and never oversubscribed. A report gets those threads also when it
     runs by itself, so that its numbers do not depend on how it was started (`lanes=1`: every core, one report after
-    another). A report tagged `ALL_CORES_TAG` runs first, alone, with every core. Stops at the first failing notebook (the reports already running finish) with a
-    `ReportError` naming it and the failing cell."""
+    another). A report tagged `ALL_CORES_TAG` runs first, alone, with every core. The lanes take the reports longest
+    first by the seconds recorded in the source's `REPORT_SECONDS` (`save_timing=True` rewrites this preset's). Stops at
+    the first failing notebook (the reports already running finish) with a `ReportError` naming it and the failing
+    cell."""
     if preset not in ("quick", "paper", "rehearsal"):
         raise ValueError(f"preset must be 'quick', 'paper' or 'rehearsal', got {preset!r}")
     source = Path(source) if source else reports_source_dir()
@@ -546,7 +576,7 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
         limit = None if name not in in_lanes else threads
         log(f"report {name} ({preset}, {'every core' if limit is None else f'{limit} thread(s)'}) ...")
         finish(name, *_execute_timed(name, preset, out_dir, source, parameters, timeout, limit))
-    side_by_side = [n for n in in_lanes if n not in alone]
+    side_by_side = longest_first([n for n in in_lanes if n not in alone], recorded_seconds(source, preset))
     if side_by_side:
         import importlib
         import multiprocessing
@@ -569,5 +599,7 @@ def run_reports(names: list[str] | None = None, preset: str = "quick", out_dir: 
     results = [done[n] for n in names]
     wall = time.perf_counter() - started
     write_index(results, out_dir, wall)
+    if save_timing:
+        save_seconds(source, preset, results)
     log("seconds per report and phase:\n" + timing_text(timing_table(results)) + f"\nwall time: {wall:.0f} s")
     return results

@@ -4,7 +4,7 @@ import json
 import nbformat
 import pytest
 
-from conftest import run_cli
+from conftest import cli, run_cli
 
 
 def test_data_list_and_info(isolated):
@@ -12,7 +12,7 @@ def test_data_list_and_info(isolated):
     assert out.returncode == 0, out.stderr
     names = out.stdout.split()
     assert {"shapes", "digits", "photos", "headcam", "cifar10", "cifar100", "imagefolder"} <= set(names)
-    info = run_cli("data", "info", "digits", "--split", "test")
+    info = cli("data", "info", "digits", "--split", "test")
     assert info.returncode == 0, info.stderr
     assert "digits/test" in info.stdout and "label fine: 10 classes" in info.stdout
 
@@ -21,7 +21,7 @@ def test_data_errors_name_the_problem(isolated, tmp_path):
     out = run_cli("data", "info", "nosuchdata")
     assert out.returncode == 2 and "nosuchdata" in out.stderr and "shapes" in out.stderr
     missing = tmp_path / "not_there"
-    out = run_cli("data", "info", "cifar100", "--root", missing)
+    out = cli("data", "info", "cifar100", "--root", missing)
     assert out.returncode != 0 and str(missing) in out.stderr
 
 
@@ -34,18 +34,18 @@ def test_train_evaluate_store_roundtrip(isolated):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["epochs"] == 3 and result["test"]["acc"] > 0.3        # 10 digit classes: chance is 0.1
-    ev = run_cli("evaluate", run_dir)
+    ev = cli("evaluate", run_dir)
     assert ev.returncode == 0, ev.stderr
     assert json.loads(ev.stdout)["acc"] == pytest.approx(result["test"]["acc"], abs=1e-6)
-    runs = run_cli("store", "runs", "--store", store)
+    runs = cli("store", "runs", "--store", store)
     assert result["run_id"] in runs.stdout and "finished" in runs.stdout
-    metrics = run_cli("store", "metrics", result["run_id"], "--store", store)
+    metrics = cli("store", "metrics", result["run_id"], "--store", store)
     assert "train_loss" in metrics.stdout and "val_acc" in metrics.stdout
 
     # resume: extend the same run to 4 epochs
-    more = run_cli("train", "--model", "resnet18_cifar", "--dataset", "digits", "--epochs", "4", "--batch-size", "64",
-                   "--set", "model_kw.width=0.125", "--set", "train.progress=false", "--store", store,
-                   "--run-dir", run_dir, "--resume")
+    more = cli("train", "--model", "resnet18_cifar", "--dataset", "digits", "--epochs", "4", "--batch-size", "64",
+               "--set", "model_kw.width=0.125", "--set", "train.progress=false", "--store", store,
+               "--run-dir", run_dir, "--resume")
     assert more.returncode == 0, more.stderr
     assert json.loads(more.stdout)["epochs"] == 4 and json.loads(more.stdout)["run_id"] == result["run_id"]
 
@@ -61,7 +61,7 @@ def test_a_diverging_run_fails_with_the_reason(isolated):
                   "--set", "model_kw.width=0.125", "--set", "train.progress=false", "--store", store,
                   "--run-dir", isolated / "nan")
     assert out.returncode == 1 and "training loss is nan at epoch 0" in out.stderr and "Traceback" not in out.stderr
-    assert "failed" in run_cli("store", "runs", "--store", store).stdout
+    assert "failed" in cli("store", "runs", "--store", store).stdout
 
 
 def _report_source(folder, name: str, parameters: str, body: str):
@@ -88,19 +88,19 @@ def test_report_param_relative_to_caller(isolated, tmp_path):
     src = _report_source(tmp_path / "src", "reads", 'preset = "quick"\nlimit = 0\ndata_file = None',
                          "assert limit == 3 and open(data_file).read() == 'mine'")
     (tmp_path / "mine.txt").write_text("mine")
-    out = run_cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit=3",
-                  "--param", "data_file=mine.txt", cwd=tmp_path)
+    out = cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit=3",
+              "--param", "data_file=mine.txt", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "out" / "reads.html").is_file()
-    bad = run_cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit", cwd=tmp_path)
+    bad = cli("report", "reads", "--source", src, "--out", tmp_path / "out", "--param", "limit", cwd=tmp_path)
     assert bad.returncode == 2 and "--param expects key=value" in bad.stderr
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(isolated):
     "`--dry-run` on any config-taking subcommand: the plan (epochs, steps, images, model size, disk), exit 0, no run."
     run_dir = isolated / "never"
-    out = run_cli("train", "--preset", "tiny", "--dataset", "digits", "--set", "train.epochs=4", "--dry-run",
-                  "--run-dir", run_dir)
+    out = cli("train", "--preset", "tiny", "--dataset", "digits", "--set", "train.epochs=4", "--dry-run",
+              "--run-dir", run_dir)
     assert out.returncode == 0, out.stderr
     lines = dict(line.strip().split(None, 1) for line in out.stdout.splitlines()[1:] if not line.startswith("  training"))
     assert "training runs   1 (4 epochs in all: 4)" in out.stdout and "images" in lines and "checkpoints" in lines

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import yaml
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, cli, run_cli
 from neuronb.experiments.runs import expand_spec, load_result, run_inline
 
 
@@ -23,9 +23,9 @@ def test_critical_train_variance_sweep(isolated):
     assert run["protocol"] == "critical.train"
     assert (config["deficit"], config["deficit_start"], config["deficit_end"]) == ("blur", 0, 1)
     assert config["train"]["schedule"] == "exp" and config["train"]["gamma"] == 0.97
-    metrics = run_cli("store", "metrics", result["run_id"], "--store", store)
+    metrics = cli("store", "metrics", result["run_id"], "--store", store)
     assert "info_b_only_bits" in metrics.stdout
-    variance = run_cli("critical", "variance", "--run-dir", isolated / "run", "--n-batches", "2")
+    variance = cli("critical", "variance", "--run-dir", isolated / "run", "--n-batches", "2")
     assert variance.returncode == 0, variance.stderr
     assert "fraction_dominated_by_a" in variance.stdout and "0.9" in variance.stdout      # the library's threshold
     assert (isolated / "run" / "sensor_variance" / "result.json").is_file()
@@ -34,17 +34,17 @@ def test_critical_train_variance_sweep(isolated):
     assert sweep.returncode == 0, sweep.stderr
     assert (isolated / "sweep" / "main" / "checkpoints" / "epoch_0001.pt").is_file()
     assert [row["removal_epoch"] for row in load_result(isolated / "sweep")["curve"]] == [0, 1]
-    bad = run_cli("critical", "train", "--deficit-start", "5", "--deficit-end", "3", *common)
+    bad = cli("critical", "train", "--deficit-start", "5", "--deficit-end", "3", *common)
     assert bad.returncode == 2 and "deficit_start=5" in bad.stderr
 
 
 def test_kw_root_is_the_config_root(isolated):
     "`--kw root=DIR` (issue 19) reaches the dataset reader once, as `--root DIR` does, instead of crashing."
     for flags in (["--kw", f"root={isolated / 'nowhere'}"], ["--root", isolated / "nowhere"]):
-        out = run_cli("critical", "train", "--preset", "tiny", "--dataset", "cifar10", *flags, "--quiet")
+        out = cli("critical", "train", "--preset", "tiny", "--dataset", "cifar10", *flags, "--quiet")
         assert out.returncode == 2 and "multiple values" not in out.stderr, out.stderr
         assert "does not exist" in out.stderr and "nowhere" in out.stderr
-    clash = run_cli("critical", "train", "--preset", "tiny", "--root", "a", "--kw", "root=b")
+    clash = cli("critical", "train", "--preset", "tiny", "--root", "a", "--kw", "root=b")
     assert clash.returncode == 2 and "root given twice" in clash.stderr
 
 

@@ -30,10 +30,10 @@ def test_nbdev_clean_keeps_the_metadata(tmp_path):
 
 
 def test_plain_papermill_runs_a_report(tmp_path):
-    "`papermill nbs/reports/bilateral_brain.ipynb out.ipynb -p preset quick` (tiny under test), as a new user types it."
+    "`papermill nbs/reports/score_model.ipynb out.ipynb -p preset quick` (tiny under test), as a new user types it."
     out = tmp_path / "out.ipynb"
     env = {**os.environ, "NEURONB_TEST": "1"}
-    done = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "nbs" / "reports" / "bilateral_brain.ipynb"),
+    done = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "nbs" / "reports" / "score_model.ipynb"),
                            str(out), "-p", "preset", "quick", "--cwd", str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
