@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -25,8 +26,8 @@ from .experiments.runs import (SweepRun, SweepSpec, execute_run, expand_spec, lo
 from .store import RunStore, default_store_path
 
 # %% auto #0
-__all__ = ['default_workers', 'local_cluster', 'slurm_cluster', 'connect', 'run_sweeps', 'run_sweep', 'train_separately',
-           'train_stacked', 'bench_sweep']
+__all__ = ['default_workers', 'local_cluster', 'slurm_cluster', 'connect', 'run_sweeps', 'run_sweep', 'in_dependency_order',
+           'train_separately', 'train_stacked', 'bench_sweep']
 
 # %% ../nbs/70_sweep.ipynb #220cf038
 def default_workers() -> int:
@@ -106,13 +107,14 @@ def run_sweeps(specs: Sequence[SweepSpec | dict | str | Path], scheduler: str | 
                workers: int | None = None, store: RunStore | str | Path | None = None, dry_run: bool = False,
                progress: bool = True, client=None, threads_per_worker: int | None = None) -> list[pd.DataFrame]:
     """Several sweeps at once: every unfinished run of every spec is submitted together, so that the runs of one
-    fill the workers another leaves idle; one `sweep_table` per spec. `store`: one store for every spec (default:
-    each spec's own). The other arguments are `run_sweep`'s."""
+    fill the workers another leaves idle; one `sweep_table` per spec. A spec's runs start once every run of the
+    sweeps its `after` names (specs of this call) has finished. `store`: one store for every spec (default: each
+    spec's own). The other arguments are `run_sweep`'s."""
     specs = [load_spec(spec) for spec in specs]
     stores = [store if isinstance(store, RunStore) else RunStore(store or spec.store or default_store_path())
               for spec in specs]
     todo: list[tuple[SweepRun, SweepSpec, RunStore]] = []
-    for spec, spec_store in zip(specs, stores):
+    for spec, spec_store in in_dependency_order(list(zip(specs, stores))):
         runs = expand_spec(spec)
         status = run_status(spec_store, [r.run_id for r in runs])
         todo += [(r, spec, spec_store) for r in runs if status.get(r.run_id) != "finished"]
@@ -145,31 +147,87 @@ def run_sweep(spec: SweepSpec | dict | str | Path, scheduler: str | None = None,
     `dry_run`: only the table of planned runs. The table's `attrs` say how many runs were submitted and failed."""
     return run_sweeps([spec], scheduler, workers, store, dry_run, progress, client, threads_per_worker)[0]
 
+def in_dependency_order(pairs: list[tuple]) -> list[tuple]:
+    """`(spec, anything)` pairs reordered so that every spec comes after the sweeps its `after` names (stable
+    otherwise); raises on a name that is not one of the specs, or on a cycle."""
+    names = [spec.name for spec, _ in pairs]
+    for spec, _ in pairs:
+        unknown = [name for name in spec.after if name not in names]
+        if unknown:
+            raise ValueError(f"sweep spec {spec.name!r}: after names {unknown}, which are not among the sweeps run "
+                             f"together here ({names}); run them in the same call")
+    ordered, placed = [], set()
+    while len(ordered) < len(pairs):
+        ready = [pair for pair in pairs if pair[0].name not in placed and set(pair[0].after) <= placed]
+        if not ready:
+            waiting = [spec.name for spec, _ in pairs if spec.name not in placed]
+            raise ValueError(f"sweep specs {waiting}: their after lists form a cycle")
+        ordered += ready
+        placed |= {spec.name for spec, _ in ready}
+    return ordered
+
+def _blocked(spec: SweepSpec, failed_sweeps: set) -> str | None:
+    names = [name for name in spec.after if name in failed_sweeps]
+    return f"not run: sweep {names[0]!r}, which it runs after, has a failed run" if names else None
+
 def _execute_here(todo: list[tuple[SweepRun, SweepSpec, RunStore]], progress: bool) -> dict[str, str]:
-    errors = {}
-    for run, _, store in tqdm(todo, desc="sweep (inline)", disable=not progress or in_test()):
+    errors, failed_sweeps = {}, set()
+    for run, spec, store in tqdm(todo, desc="sweep (inline)", disable=not progress or in_test()):
+        if blocked := _blocked(spec, failed_sweeps):
+            errors[run.run_id] = blocked
+            failed_sweeps.add(spec.name)
+            continue
         try:
             execute_run(run, store.path)
         except Exception as e:           # recorded as failed by execute_run; the other runs go on
             errors[run.run_id] = f"{type(e).__name__}: {e}"
+            failed_sweeps.add(spec.name)
     return errors
 
 def _submit(client, todo: list[tuple[SweepRun, SweepSpec, RunStore]], progress: bool) -> dict[str, str]:
+    """Run `todo` (in dependency order) on the cluster. A spec's runs are submitted from here once every run of the
+    sweeps its `after` names has ended, not as Dask dependencies of those runs: Dask would send such a task to the
+    worker holding their results, to wait there behind another run while a second worker idles."""
     from distributed import as_completed
-    futures = {client.submit(execute_run, run, str(store.path), key=f"neuronb-sweep-{run.run_id}",
-                             retries=spec.retries, pure=False): (run, store) for run, spec, store in todo}
-    errors = {}
+    left = Counter(spec.name for _, spec, _ in todo)          # runs of each sweep not ended yet
+    waiting, futures, errors, failed_sweeps = list(todo), {}, {}, set()
     names = ", ".join(dict.fromkeys(spec.name for _, spec, _ in todo))
-    bar = tqdm(as_completed(list(futures), loop=client.loop), total=len(futures), desc=f"sweep {names}",
-               disable=not progress or in_test())
-    for future in bar:
+    bar = tqdm(total=len(todo), desc=f"sweep {names}", disable=not progress or in_test())
+    running = as_completed([], loop=client.loop)
+
+    def submit_ready():
+        nonlocal waiting
+        still = []
+        for run, spec, store in waiting:     # one pass: a spec comes after the sweeps it waits for
+            if any(left[name] for name in spec.after):
+                still.append((run, spec, store))
+            elif blocked := _blocked(spec, failed_sweeps):
+                errors[run.run_id] = blocked
+                failed_sweeps.add(spec.name)
+                left[spec.name] -= 1
+                bar.update()
+            else:
+                future = client.submit(execute_run, run, str(store.path), key=f"neuronb-sweep-{run.run_id}",
+                                       retries=spec.retries, pure=False)
+                futures[future] = (run, store, spec)
+                running.add(future)
+        waiting = still
+
+    submit_ready()
+    for future in running:
+        run, store, spec = futures[future]
         try:
             future.result()
         except Exception as e:   # recorded as failed by the task itself, unless its workers died every time
-            run, store = futures[future]
             errors[run.run_id] = f"{type(e).__name__}: {e}"
+            failed_sweeps.add(spec.name)
             if run_status(store, [run.run_id]).get(run.run_id) == "running":
                 store.finish_run(run.run_id, "failed", notes=errors[run.run_id][:2000])
+        left[spec.name] -= 1
+        bar.update()
+        if waiting:
+            submit_ready()
+    bar.close()
     return errors
 
 # %% ../nbs/70_sweep.ipynb #b625621f

@@ -49,8 +49,12 @@ class SweepSpec:
     store: str | None = None
     root: str | None = None
     retries: int = 2
+    after: list = field(default_factory=list)   # names of sweeps, run in the same call, whose runs must finish first
 
     def __post_init__(self):
+        self.after = [self.after] if isinstance(self.after, str) else list(self.after)
+        if self.name in self.after:
+            raise ValueError(f"sweep spec {self.name!r}: after names the sweep itself")
         for key, values in self.grid.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ValueError(f"sweep spec {self.name!r}: grid[{key!r}] must be a non-empty list, got {values!r}")

@@ -452,6 +452,20 @@ def _restart_after_removal(removal: RemovalConfig, k: int, start: nn.Module, spl
     return train_run("critical.train", config, splits, store=store, run_dir=path,
                      build_model=lambda config, splits: copy.deepcopy(start), **critical_trainer_kw(config, splits))
 
+def _probe_recovery_stage(stage: tuple, removal: RemovalConfig, config: RecoveryConfig, store=None,
+                          splits: Splits | None = None) -> dict:
+    """`probe_stage` of one stage of `critical.recovery`, `(run_dir, checkpoint, restart)`: the model of `run_dir` at
+    `checkpoint` (None: the last), first trained again from there when `restart` is `(k, folder)`. `map_runs` gives
+    each stage a worker of its own; a call elsewhere reads the data itself unless `splits` is given."""
+    run_dir, checkpoint, restart = stage
+    splits = splits or load_splits(removal)
+    model = load_run(run_dir, checkpoint).model
+    if restart is not None:
+        k, folder = restart
+        model = _restart_after_removal(removal, k, model, splits, store, folder).model
+    return probe_stage(model, removal, splits, config.layer, config.probe_epochs, config.probe_images)
+
+
 # %% ../../../nbs/25_critical_protocols.ipynb #66d33df7
 def recovery_folder(source: Path | str, k: int) -> Path:
     "Where `critical.recovery` of removal point `k` of the sweep in `source` writes by default."
@@ -464,20 +478,23 @@ def deficit_recovery(config: RecoveryConfig, store=None, run_dir: Path | str | N
     folder = RunFolder.create("critical.recovery", config, run_dir or recovery_folder(sweep.path, k))
     splits = load_splits(removal)
     checkpoint = f"epoch_{k:04d}.pt"
-    at_removal = load_run(sweep.path / "main", checkpoint)
-    stages = {"no deficit, end": (load_run(sweep.path / "k0"), k + removal.post_epochs),
-              "deficit, at removal": (at_removal, k),
-              "deficit, end": (load_run(sweep.path / f"k{k}"), k + removal.post_epochs)}
+    end = k + removal.post_epochs
+    stages = {"no deficit, end": ((sweep.path / "k0", None, None), end),        # stage: (run, checkpoint, restart)
+              "deficit, at removal": ((sweep.path / "main", checkpoint, None), k),
+              "deficit, end": ((sweep.path / f"k{k}", None, None), end)}
     values = {"removal_epoch": k, "post_epochs": removal.post_epochs, "lr_start": removal.train.lr,
               "lr_at_removal": load_weights_file(sweep.path / "main" / "checkpoints" / checkpoint)[
                   "optimizer"]["param_groups"][0]["lr"],
               "chance": 1 / splits.train.num_classes(removal.label)}
     if config.restart:
-        restarted = _restart_after_removal(removal, k, at_removal.model, splits, store, folder.path / "restart")
-        stages["deficit, end with the lr restarted"] = (restarted, k + removal.post_epochs)
-    rows = [{"stage": stage, "epoch": epoch,
-             **probe_stage(loaded.model, removal, splits, config.layer, config.probe_epochs, config.probe_images)}
-            for stage, (loaded, epoch) in stages.items()]
+        restarted = (sweep.path / "main", checkpoint, (k, folder.path / "restart"))
+        stages["deficit, end with the lr restarted"] = (restarted, end)
+    # the stages do not depend on each other: on a cluster the restart (the longest, so submitted first) and the
+    # probes run side by side
+    longest_first = sorted(stages, key=lambda stage: stages[stage][0][2] is None)
+    probed = dict(zip(longest_first, map_runs(partial(_probe_recovery_stage, removal=removal, config=config, store=store),
+                                              [stages[stage][0] for stage in longest_first], here={"splits": splits})))
+    rows = [{"stage": stage, "epoch": epoch, **probed[stage]} for stage, (_, epoch) in stages.items()]
     table = pd.DataFrame(rows)
     values["verdict"] = recovery_verdict(table, values)
     result = RunResult(folder=folder, tables={"stages": table}, values=values)
