@@ -58,8 +58,11 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int | None =
     # Dask's defaults cost torch dearly: MALLOC_TRIM_THRESHOLD_=65536 (set before a worker starts) makes glibc give
     # memory back after every large free and made small training steps ~2x slower here; the statistical profiler
     # (a thread sampling every 10 ms) competes with the training thread for the GIL. Nannies also copy their
-    # pre-spawn variables into this process's environment: restore it afterwards.
+    # pre-spawn variables into this process's environment: restore it afterwards. A saturation of 1 keeps queued
+    # runs on the scheduler until a worker is free; at Dask's 1.1 a one-thread worker takes a second run to wait
+    # behind its first while another worker may be idle.
     settings = {"distributed.worker.daemon": False, "distributed.worker.profile.enabled": False,
+                "distributed.scheduler.worker-saturation": 1.0,
                 "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": threads,
                                                         "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}}
     saved = dict(os.environ)

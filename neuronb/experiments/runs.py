@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,7 +308,10 @@ def map_runs(fn: Callable, items: Sequence, here: dict | None = None) -> list:
     if client is None or len(items) < 2:
         return [fn(item, **(here or {})) for item in items]
     with client as active:
-        return active.gather(active.map(fn, items, pure=False))
+        # one key prefix for every run, whichever sweep maps it: Dask queues a large task group on the scheduler and
+        # hands each run to the first free worker (see `neuronb.sweep.local_cluster`) instead of placing it at once
+        keys = [f"neuronb-run-{uuid.uuid4().hex}" for _ in items]
+        return active.gather(active.map(fn, items, key=keys, pure=False))
 
 # %% ../../nbs/12b_experiments_runs.ipynb #db09ddbc
 def sweep_table(spec: SweepSpec | dict | str | Path, store: RunStore | str | Path | None = None) -> pd.DataFrame:
