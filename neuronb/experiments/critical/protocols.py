@@ -465,7 +465,6 @@ def _probe_recovery_stage(stage: tuple, removal: RemovalConfig, config: Recovery
         model = _restart_after_removal(removal, k, model, splits, store, folder).model
     return probe_stage(model, removal, splits, config.layer, config.probe_epochs, config.probe_images)
 
-
 # %% ../../../nbs/25_critical_protocols.ipynb #66d33df7
 def recovery_folder(source: Path | str, k: int) -> Path:
     "Where `critical.recovery` of removal point `k` of the sweep in `source` writes by default."
