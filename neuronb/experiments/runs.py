@@ -29,9 +29,9 @@ from .protocol import RunResult, get_protocol
 from ..store import RunStore, default_store_path
 
 # %% auto #0
-__all__ = ['HASH_IGNORED_KEYS', 'LOCK_NAME', 'SweepSpec', 'load_spec', 'set_dotted', 'run_hash', 'SweepRun', 'sweep_root',
-           'expand_spec', 'run_status', 'run_lock', 'recorded_result', 'execute_run', 'map_runs', 'sweep_table',
-           'run_inline', 'read_sweep', 'load_result']
+__all__ = ['HASH_IGNORED_KEYS', 'LOCK_NAME', 'SweepSpec', 'load_spec', 'set_dotted', 'run_hash', 'equal_runs', 'SweepRun',
+           'sweep_root', 'expand_spec', 'run_status', 'run_lock', 'recorded_result', 'execute_run', 'map_runs',
+           'sweep_table', 'run_inline', 'read_sweep', 'load_result']
 
 # %% ../../nbs/12b_experiments_runs.ipynb #8e3e1793
 HASH_IGNORED_KEYS = ("train.device", "train.progress")
@@ -112,6 +112,20 @@ def run_hash(protocol: str, config: dict) -> str:
         _drop_dotted(config, key)
     text = json.dumps({"protocol": protocol, "config": config}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+# %% ../../nbs/12b_experiments_runs.ipynb #fc4a1e18
+def equal_runs(store: RunStore, kind: str, config: dict, ignore: Sequence[str] = ()) -> pd.DataFrame:
+    """Runs of `kind` in `store` (any status, oldest first) whose recorded config equals `config` except the dotted
+    keys in `ignore` (and `HASH_IGNORED_KEYS`)."""
+    def key(values: dict) -> str:
+        values = json.loads(json.dumps(values, default=str))      # tuples as lists, as the store records them
+        for dotted in ignore:
+            _drop_dotted(values, dotted)
+        return run_hash(kind, values)
+    wanted = key(config)
+    runs = store.find_runs(kind=kind)
+    return runs[[key(c) == wanted for c in runs["config"]]].reset_index(drop=True)
+
 
 # %% ../../nbs/12b_experiments_runs.ipynb #00642191
 @dataclass

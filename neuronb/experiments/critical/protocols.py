@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import re
+import shutil
 import time
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
@@ -26,11 +28,11 @@ from torch import nn
 
 from ...analysis.information import CONDITIONS, sensor_probe, usable_information
 from ...analysis.sensor_variance import SensorVariance, sensor_variance, summarize
-from ...core import atomic_path, load_weights_file, runs_dir
+from ...core import atomic_path, atomic_torch_save, config_to_dict, load_weights_file, runs_dir
 from ..protocol import (ConfigBase, ExperimentConfig, RunFolder, RunResult, Splits, load_run, load_splits,
                                           load_state, register_preset, register_protocol, train_run)
 from ..plan import register_plan
-from ..runs import map_runs, run_hash
+from ..runs import equal_runs, map_runs, run_hash
 from ...models import create, region_layers
 from ...train import Batch, Callback, Trainer, TrainConfig
 from .sensors import (CIFAR_MEAN, CIFAR_STD, Blur, ContrastLoss, IndependentSensors, Noise,
@@ -38,12 +40,13 @@ from .sensors import (CIFAR_MEAN, CIFAR_STD, Blur, ContrastLoss, IndependentSens
                                                   left_right_split, paper_train_config, top_bottom_split)
 
 # %% auto #0
-__all__ = ['SPLITS', 'DEFICITS', 'SIZES', 'TRAIN_KINDS', 'CriticalConfig', 'critical_callbacks', 'TrackUsableInformation',
-           'critical_trainer_kw', 'train_critical', 'load_critical_model', 'single_run', 'RemovalConfig',
-           'train_inner_run', 'deficit_removal_sweep', 'WindowConfig', 'window_sensitivity', 'critical_preset',
-           'sensor_variance_of_run', 'SensorVarianceConfig', 'measure_sensor_variance', 'relative_variance',
-           'RecoveryConfig', 'probe_stage', 'recovery_verdict', 'recovery_folder', 'deficit_recovery', 'sensor_views',
-           'removal_sweeps', 'cached_sensor_variance']
+__all__ = ['SPLITS', 'DEFICITS', 'REUSE_IGNORED', 'LENGTH_FREE_SCHEDULES', 'REUSE_POLL_SECONDS', 'REUSE_SILENT_SECONDS', 'SIZES',
+           'TRAIN_KINDS', 'CriticalConfig', 'critical_callbacks', 'TrackUsableInformation', 'critical_trainer_kw',
+           'engine_train_config', 'recorded_config', 'train_critical', 'load_critical_model', 'single_run',
+           'RemovalConfig', 'reuse_plan', 'train_inner_run', 'deficit_removal_sweep', 'WindowConfig',
+           'window_sensitivity', 'critical_preset', 'sensor_variance_of_run', 'SensorVarianceConfig',
+           'measure_sensor_variance', 'relative_variance', 'RecoveryConfig', 'probe_stage', 'recovery_verdict',
+           'recovery_folder', 'deficit_recovery', 'sensor_views', 'removal_sweeps', 'cached_sensor_variance']
 
 # %% ../../../nbs/25_critical_protocols.ipynb #2af16d37
 SPLITS = {"left_right": left_right_split, "top_bottom": top_bottom_split,
@@ -121,10 +124,20 @@ def critical_trainer_kw(config: CriticalConfig, splits: Splits, callbacks: Seque
         held_out = splits.val if splits.val is not None else splits.test
         callbacks.append(TrackUsableInformation(held_out, SPLITS[config.split](config.view_size), config.label,
                                                 config.track_information))
-    kw = {"callbacks": callbacks}
+    kw = {"callbacks": callbacks, "train": engine_train_config(config)}
     if config.deficit == "independent" or config.model.endswith("multihead"):
-        kw.update(train=replace(config.train, heads={"both": config.label}), loss_fn=SensorHeadsLoss(config.label))
+        kw.update(loss_fn=SensorHeadsLoss(config.label))
     return kw
+
+def engine_train_config(config: CriticalConfig) -> TrainConfig:
+    "The train config the engine runs for `config`: a multi-head model trains its `both` head on the label."
+    if config.deficit == "independent" or config.model.endswith("multihead"):
+        return replace(config.train, heads={"both": config.label})
+    return config.train
+
+def recorded_config(config: CriticalConfig) -> dict:
+    "The config that a `critical.train` run of `config` records in the run store."
+    return {**config.to_dict(), "train": config_to_dict(engine_train_config(config))}
 
 # %% ../../../nbs/25_critical_protocols.ipynb #848fc8f7
 def train_critical(config: CriticalConfig, store=None, run_dir: Path | str | None = None,
@@ -178,20 +191,175 @@ class RemovalConfig(CriticalConfig):
 def _accuracy(metrics: dict) -> float:
     return metrics.get("acc", metrics.get("acc_both"))
 
+REUSE_IGNORED = ("name", "track_information", "train.checkpoint_every")    # what a run records, not what it trains
+LENGTH_FREE_SCHEDULES = ("none", "step", "multistep", "exp")    # the learning rate at epoch e ignores the run's length
+REUSE_POLL_SECONDS = 5.0
+REUSE_SILENT_SECONDS = 600.0       # a run recorded `running` that logged nothing for longer is taken as dead
+
+def _records_cover(recorded: dict, config: CriticalConfig) -> bool:
+    "A run recorded with `recorded` logged the usable information and kept the checkpoints that `config` asks for."
+    info, every = config.track_information, config.train.checkpoint_every
+    kept = recorded["train"].get("checkpoint_every") or 0
+    return (not info or recorded.get("track_information") == info) and (not every or (kept > 0 and every % kept == 0))
+
+def _run_folder(store, run_id: str) -> Path | None:
+    "The folder of a store run whose result is written, from its recorded last checkpoint."
+    checkpoints = store.artifacts(run_id)
+    last = checkpoints[checkpoints.path.map(lambda p: Path(p).name == "last.pt")]
+    folder = Path(last.path.iloc[-1]).parent.parent if len(last) else None
+    result = RunFolder(folder).result() if folder is not None else None
+    return folder if result is not None and result.get("run_id") == run_id else None
+
+def _kept_in(store, run_id: str, folder: Path) -> bool:
+    "The run recorded a checkpoint inside `folder`."
+    return any(folder.resolve() in Path(p).parents for p in store.artifacts(run_id).path)
+
+def _active(store, run_id: str) -> bool:
+    "The run logged something recently: within `REUSE_SILENT_SECONDS`, or three of its epochs if those are longer."
+    seen = store._query("SELECT MAX(time) AS last, MAX(CASE WHEN key = 'seconds' THEN value END) AS epoch FROM metrics "
+                        "WHERE run_id = ?", (run_id,)).iloc[0]
+    last = seen["last"] if isinstance(seen["last"], str) else store.get_run(run_id)["started"]
+    silent = (pd.Timestamp.now(tz="UTC") - pd.Timestamp(last)).total_seconds()
+    return silent < max(REUSE_SILENT_SECONDS, 3 * float(seen["epoch"] or 0))
+
+def reuse_plan(config: CriticalConfig, store, run_dir: Path | str | None = None) -> tuple[str, dict | None]:
+    """What `store` already holds of the training of `config`, as `(action, source)`: `copy` (a finished run trained
+    exactly this), `wait` (a run that would serve is training now), `resume` (a finished run trained its first epochs:
+    continue from its last checkpoint; only for schedules that ignore the run's length), else `train`. A source has
+    the same recorded config except name, usable-information interval and checkpoint interval (for a run without a
+    deficit, its window and options too), and recorded at least what `config` asks for. `source` holds its run id,
+    epochs and folder. An earlier attempt in `run_dir` itself (interrupted) is no source."""
+    if store is None:
+        return "train", None
+    ignore = [*REUSE_IGNORED, *(("deficit_start", "deficit_end", "deficit_kw") if config.deficit == "none" else ())]
+    if config.train.schedule in LENGTH_FREE_SCHEDULES:
+        ignore.append("train.epochs")
+    epochs, finished, training = config.train.epochs, None, None
+    for _, run in equal_runs(store, "critical.train", recorded_config(config), ignore).iterrows():
+        ran = int(run.config["train"]["epochs"])
+        if not 0 < ran <= epochs or not _records_cover(run.config, config):
+            continue
+        source = {"run_id": run.run_id, "epochs": ran, "folder": None}
+        if run_dir is not None and _kept_in(store, run.run_id, Path(run_dir)):
+            continue
+        folder = _run_folder(store, run.run_id) if run.status == "finished" else None
+        if folder is not None:
+            if finished is None or ran > finished["epochs"]:
+                finished = {**source, "folder": folder}
+        elif run.status in ("running", "finished") and _active(store, run.run_id):   # finished: result not yet written
+            if training is None or ran > training["epochs"]:
+                training = source
+    if finished is not None and finished["epochs"] == epochs:
+        return "copy", finished
+    if training is not None and (finished is None or training["epochs"] > finished["epochs"]):
+        return "wait", training
+    return ("resume", finished) if finished is not None else ("train", None)
+
+def _leave_worker_thread() -> bool:
+    "Inside a Dask task, give this worker's thread to another task while this one waits; False elsewhere."
+    try:
+        from distributed import get_worker, secede
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    secede()
+    return True
+
+def _copy_checkpoints(source: Path, folder: Path, every: int, upto: int) -> list[Path]:
+    "Hard-link (else copy) the source's epoch checkpoints that `folder`'s run keeps (every `every`, to `upto`)."
+    copied = []
+    for path in sorted((source / "checkpoints").glob("epoch_*.pt")):
+        epoch = int(path.stem.split("_")[1])
+        if not every or epoch % every or epoch > upto:
+            continue
+        copied.append(_place(path, folder / "checkpoints" / path.name))
+    return copied
+
+def _place(path: Path, target: Path) -> Path:
+    "Hard-link (on another file system: copy) `path` to `target`, through a temporary name: never half a file."
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial_copy = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        os.link(path, partial_copy)
+    except OSError:
+        shutil.copyfile(path, partial_copy)
+    os.replace(partial_copy, target)
+    return target
+
+def _copy_metrics(store, source_id: str, run_id: str, config: CriticalConfig, before_epoch: int | None = None):
+    "Log the source run's metrics (the epochs before `before_epoch`, if given) to `run_id`; usable information only if asked."
+    rows = store.metrics(source_id, wide=False)
+    if before_epoch is not None:
+        rows = rows[(rows.split == "epoch") & (rows.epoch < before_epoch)]
+    if not config.track_information:
+        rows = rows[~rows.key.str.startswith("info_")]
+    for (epoch, split), group in rows.groupby(["epoch", "split"], sort=False):
+        store.log_metrics(run_id, epoch, dict(zip(group.key, group.value)), split=split)
+
+def _reuse_finished(config: CriticalConfig, run_dir: Path, store, source: dict) -> None:
+    "Record `config`'s run as the finished `source` run: its own folder and store row, the source's checkpoints and metrics."
+    folder = RunFolder.create("critical.train", config, run_dir)
+    note = f"not trained: the same training as run {source['run_id']} ({source['folder']}), its checkpoints and metrics copied"
+    run_id = store.start_run(config.name, recorded_config(config), seed=config.train.seed, kind="critical.train", notes=note)
+    copied = _copy_checkpoints(source["folder"], folder.path, config.train.checkpoint_every, source["epochs"])
+    state = torch.load(source["folder"] / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
+    last = atomic_torch_save({**state, "run_id": run_id}, folder.checkpoint())   # resuming this folder extends its own row
+    _copy_metrics(store, source["run_id"], run_id, config)
+    for path in [*copied, last]:
+        store.add_artifact(run_id, path, kind="checkpoint")
+    store.finish_run(run_id, "finished", notes=note)
+    result = RunFolder(source["folder"]).result()
+    folder.write_result({**result, "run_id": run_id, "reused_from": {"run_id": source["run_id"],
+                                                                     "run_dir": str(source["folder"])}})
+
+def _checkpoint_epoch(path: Path | str) -> int:
+    "The epochs a checkpoint has trained (its file name `epoch_<n>.pt`, else its recorded epoch)."
+    name = Path(path).name
+    if name.startswith("epoch_") and name[6:-3].isdigit():
+        return int(name[6:-3])
+    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+
 def train_inner_run(run: tuple, store=None, splits: Splits | None = None) -> dict:
     """One inner run of a sweep protocol, `(config, run_dir, resume)`, trained (`map_runs` may send it to another
     worker, which then reads the data itself); its test accuracy and loss, run id, epochs and folder. A folder that
-    already holds the result of the same config (a sweep interrupted after this run) is read back, not trained."""
+    already holds the result of the same config (a sweep interrupted after this run) is read back, not trained.
+
+    What the run store already trained is not trained again (`reuse_plan`): a finished run of the same training is
+    copied into this run's folder and store row, a run of its first epochs is continued, and a run of it still
+    training elsewhere is waited for (on a Dask worker, the thread goes to another run meanwhile)."""
     config, run_dir, resume = run
     folder = RunFolder(run_dir)
     done = folder.result()
-    if done is not None and run_hash("critical.train", folder.config_dict()) == run_hash("critical.train", config.to_dict()):
-        return {"test_acc": _accuracy({k[len("test_"):]: v for k, v in done.items() if k.startswith("test_")}),
-                "test_loss": done["test_loss"], "run_id": done["run_id"], "epochs": int(done["final_epoch"]) + 1,
-                "run_dir": str(folder.path)}
-    out = train_critical(config, store, run_dir, resume=resume, splits=splits)
-    return {"test_acc": _accuracy(out.metrics["test"]), "test_loss": out.metrics["test"]["loss"],
-            "run_id": out.run_id, "epochs": out.trainer.epoch, "run_dir": str(out.folder.path)}
+    if done is None or run_hash("critical.train", folder.config_dict()) != run_hash("critical.train", config.to_dict()):
+        action, source = reuse_plan(config, store, folder.path)
+        waited = False
+        while action == "wait":
+            waited = waited or _leave_worker_thread()
+            time.sleep(REUSE_POLL_SECONDS)
+            action, source = reuse_plan(config, store, folder.path)
+        if action == "copy":
+            _reuse_finished(config, folder.path, store, source)
+        else:
+            if waited:                 # training again: take a worker thread back first
+                from distributed import rejoin
+                rejoin()
+            started = source if action == "resume" and source["epochs"] > (_checkpoint_epoch(resume) if resume else 0) else None
+            if started is not None:
+                resume = source["folder"] / "checkpoints" / "last.pt"
+                copied = _copy_checkpoints(source["folder"], folder.path, config.train.checkpoint_every, source["epochs"])
+            out = train_critical(config, store, run_dir, resume=resume, splits=splits)
+            if started is not None and store is not None:
+                _copy_metrics(store, source["run_id"], out.run_id, config, before_epoch=source["epochs"])
+                for path in copied:
+                    store.add_artifact(out.run_id, path, kind="checkpoint")
+                store.finish_run(out.run_id, "finished", notes=f"epochs 0-{source['epochs'] - 1} are those of run "
+                                 f"{source['run_id']} ({source['folder']}), continued from its last checkpoint")
+            return {"test_acc": _accuracy(out.metrics["test"]), "test_loss": out.metrics["test"]["loss"],
+                    "run_id": out.run_id, "epochs": out.trainer.epoch, "run_dir": str(out.folder.path)}
+        done = folder.result()
+    return {"test_acc": _accuracy({k[len("test_"):]: v for k, v in done.items() if k.startswith("test_")}),
+            "test_loss": done["test_loss"], "run_id": done["run_id"], "epochs": int(done["final_epoch"]) + 1,
+            "run_dir": str(folder.path)}
 
 def deficit_removal_sweep(config: RemovalConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
     """The critical-period curve: final test accuracy after removing the deficit at each removal epoch.
@@ -210,7 +378,9 @@ def deficit_removal_sweep(config: RemovalConfig, store=None, run_dir: Path | str
     for k in config.removal_epochs:
         removed = single_run(config, name=f"{config.name}-removed-{k}", deficit_start=0, deficit_end=k if k > 0 else 1,
                              deficit="none" if k == 0 else config.deficit,
-                             train=replace(config.train, epochs=k + config.post_epochs, checkpoint_every=0))
+                             # the run without the deficit keeps the main run's checkpoints: a window sweep continues it
+                             train=replace(config.train, epochs=k + config.post_epochs,
+                                           checkpoint_every=every if k == 0 else 0))
         start = root.path / "main" / "checkpoints" / f"epoch_{k:04d}.pt" if k > 0 else False
         removals.append((removed, root.path / f"k{k}", start))
     trained = map_runs(partial(train_inner_run, store=store), removals, here={"splits": splits})
