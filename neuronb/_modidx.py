@@ -2426,6 +2426,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'neuronb.sweep.default_workers': ('sweep.html#default_workers', 'neuronb/sweep.py'),
                                'neuronb.sweep.in_dependency_order': ('sweep.html#in_dependency_order', 'neuronb/sweep.py'),
                                'neuronb.sweep.local_cluster': ('sweep.html#local_cluster', 'neuronb/sweep.py'),
+                               'neuronb.sweep.resolve_sweep_references': ('sweep.html#resolve_sweep_references', 'neuronb/sweep.py'),
                                'neuronb.sweep.run_sweep': ('sweep.html#run_sweep', 'neuronb/sweep.py'),
                                'neuronb.sweep.run_sweeps': ('sweep.html#run_sweeps', 'neuronb/sweep.py'),
                                'neuronb.sweep.slurm_cluster': ('sweep.html#slurm_cluster', 'neuronb/sweep.py'),

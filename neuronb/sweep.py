@@ -14,6 +14,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -26,8 +27,8 @@ from .experiments.runs import (SweepRun, SweepSpec, execute_run, expand_spec, lo
 from .store import RunStore, default_store_path
 
 # %% auto #0
-__all__ = ['default_workers', 'local_cluster', 'slurm_cluster', 'connect', 'run_sweeps', 'run_sweep', 'in_dependency_order',
-           'train_separately', 'train_stacked', 'bench_sweep']
+__all__ = ['SWEEP_REFERENCE', 'default_workers', 'local_cluster', 'slurm_cluster', 'connect', 'run_sweeps', 'run_sweep',
+           'resolve_sweep_references', 'in_dependency_order', 'train_separately', 'train_stacked', 'bench_sweep']
 
 # %% ../nbs/70_sweep.ipynb #220cf038
 def default_workers() -> int:
@@ -82,7 +83,9 @@ def slurm_cluster(n_jobs: int = 1, **slurm_kw):
     except ImportError as e:
         raise ImportError("sweeps on SLURM need dask-jobqueue: pip install 'neuronb[slurm]' "
                           "(the `slurm` extra)") from e
-    cluster = SLURMCluster(**slurm_kw)
+    import dask
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):    # as on a local cluster (its scheduler is here)
+        cluster = SLURMCluster(**slurm_kw)
     cluster.scale(jobs=n_jobs)
     return cluster
 
@@ -111,9 +114,10 @@ def run_sweeps(specs: Sequence[SweepSpec | dict | str | Path], scheduler: str | 
                progress: bool = True, client=None, threads_per_worker: int | None = None) -> list[pd.DataFrame]:
     """Several sweeps at once: every unfinished run of every spec is submitted together, so that the runs of one
     fill the workers another leaves idle; one `sweep_table` per spec. A spec's runs start once every run of the
-    sweeps its `after` names (specs of this call) has finished. `store`: one store for every spec (default: each
-    spec's own). The other arguments are `run_sweep`'s."""
-    specs = [load_spec(spec) for spec in specs]
+    sweeps its `after` names (specs of this call) has finished; a base value `sweep:<name>` is the folder of that
+    sweep's run (`resolve_sweep_references`). `store`: one store for every spec (default: each spec's own). The
+    other arguments are `run_sweep`'s."""
+    specs = resolve_sweep_references([load_spec(spec) for spec in specs])
     stores = [store if isinstance(store, RunStore) else RunStore(store or spec.store or default_store_path())
               for spec in specs]
     todo: list[tuple[SweepRun, SweepSpec, RunStore]] = []
@@ -149,6 +153,41 @@ def run_sweep(spec: SweepSpec | dict | str | Path, scheduler: str | None = None,
     `scheduler="inline"`: no Dask, the runs one after another in this process (`execute_run`, as `run_inline`).
     `dry_run`: only the table of planned runs. The table's `attrs` say how many runs were submitted and failed."""
     return run_sweeps([spec], scheduler, workers, store, dry_run, progress, client, threads_per_worker)[0]
+
+SWEEP_REFERENCE = "sweep:"
+
+def resolve_sweep_references(specs: list[SweepSpec]) -> list[SweepSpec]:
+    """The specs with every base value `sweep:<name>` replaced by the folder of the one run of sweep `<name>` (a spec
+    of the same list), which then joins the spec's `after`: an analysis sweep names the sweep it reads, such as
+    `source: sweep:independent-curve` for `critical.recovery`, without its hashed folder."""
+    by_name = {spec.name: spec for spec in specs}
+    def references(spec: SweepSpec) -> dict:
+        return {key: value[len(SWEEP_REFERENCE):] for key, value in spec.base.items()
+                if isinstance(value, str) and value.startswith(SWEEP_REFERENCE)}
+    resolved = {spec.name: spec for spec in specs if not references(spec)}
+    while len(resolved) < len(specs):
+        progress = False
+        for spec in specs:
+            wanted = references(spec)
+            if spec.name in resolved or not set(wanted.values()) <= set(resolved):
+                unknown = sorted(set(wanted.values()) - set(by_name))
+                if unknown:
+                    raise ValueError(f"sweep spec {spec.name!r}: {SWEEP_REFERENCE}{unknown[0]} names no sweep run "
+                                     f"together here ({list(by_name)})")
+                continue
+            base = dict(spec.base)
+            for key, name in wanted.items():
+                runs = expand_spec(resolved[name])
+                if len(runs) != 1:
+                    raise ValueError(f"sweep spec {spec.name!r}: base.{key} = {SWEEP_REFERENCE}{name}, a sweep of "
+                                     f"{len(runs)} runs; a reference names a sweep of one run")
+                base[key] = runs[0].run_dir
+            resolved[spec.name] = replace(spec, base=base, after=list(dict.fromkeys([*spec.after, *wanted.values()])))
+            progress = True
+        if not progress:
+            raise ValueError(f"sweep specs {[s.name for s in specs if s.name not in resolved]}: their "
+                             f"{SWEEP_REFERENCE} references form a cycle")
+    return [resolved[spec.name] for spec in specs]
 
 def in_dependency_order(pairs: list[tuple]) -> list[tuple]:
     """`(spec, anything)` pairs reordered so that every spec comes after the sweeps its `after` names (stable
