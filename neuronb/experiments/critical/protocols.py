@@ -202,13 +202,15 @@ def _records_cover(recorded: dict, config: CriticalConfig) -> bool:
     kept = recorded["train"].get("checkpoint_every") or 0
     return (not info or recorded.get("track_information") == info) and (not every or (kept > 0 and every % kept == 0))
 
-def _run_folder(store, run_id: str) -> Path | None:
-    "The folder of a store run whose result is written, from its recorded last checkpoint."
+def _run_folder(store, run_id: str) -> tuple[Path | None, bool]:
+    "The folder of a store run (from its recorded last checkpoint, if still there) and whether its result is written."
     checkpoints = store.artifacts(run_id)
     last = checkpoints[checkpoints.path.map(lambda p: Path(p).name == "last.pt")]
-    folder = Path(last.path.iloc[-1]).parent.parent if len(last) else None
-    result = RunFolder(folder).result() if folder is not None else None
-    return folder if result is not None and result.get("run_id") == run_id else None
+    if not len(last) or not Path(last.path.iloc[-1]).is_file():
+        return None, False
+    folder = Path(last.path.iloc[-1]).parent.parent
+    result = RunFolder(folder).result()
+    return folder, result is not None and result.get("run_id") == run_id
 
 def _kept_in(store, run_id: str, folder: Path) -> bool:
     "The run recorded a checkpoint inside `folder`."
@@ -242,11 +244,11 @@ def reuse_plan(config: CriticalConfig, store, run_dir: Path | str | None = None)
         source = {"run_id": run.run_id, "epochs": ran, "folder": None}
         if run_dir is not None and _kept_in(store, run.run_id, Path(run_dir)):
             continue
-        folder = _run_folder(store, run.run_id) if run.status == "finished" else None
-        if folder is not None:
+        folder, ready = _run_folder(store, run.run_id) if run.status == "finished" else (None, False)
+        if ready:
             if finished is None or ran > finished["epochs"]:
                 finished = {**source, "folder": folder}
-        elif run.status in ("running", "finished") and _active(store, run.run_id):   # finished: result not yet written
+        elif (run.status == "running" or folder is not None) and _active(store, run.run_id):  # or its result being written
             if training is None or ran > training["epochs"]:
                 training = source
     if finished is not None and finished["epochs"] == epochs:
