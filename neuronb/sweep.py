@@ -160,34 +160,28 @@ def resolve_sweep_references(specs: list[SweepSpec]) -> list[SweepSpec]:
     """The specs with every base value `sweep:<name>` replaced by the folder of the one run of sweep `<name>` (a spec
     of the same list), which then joins the spec's `after`: an analysis sweep names the sweep it reads, such as
     `source: sweep:independent-curve` for `critical.recovery`, without its hashed folder."""
-    by_name = {spec.name: spec for spec in specs}
     def references(spec: SweepSpec) -> dict:
         return {key: value[len(SWEEP_REFERENCE):] for key, value in spec.base.items()
                 if isinstance(value, str) and value.startswith(SWEEP_REFERENCE)}
-    resolved = {spec.name: spec for spec in specs if not references(spec)}
-    while len(resolved) < len(specs):
-        progress = False
-        for spec in specs:
-            wanted = references(spec)
-            if spec.name in resolved or not set(wanted.values()) <= set(resolved):
-                unknown = sorted(set(wanted.values()) - set(by_name))
-                if unknown:
-                    raise ValueError(f"sweep spec {spec.name!r}: {SWEEP_REFERENCE}{unknown[0]} names no sweep run "
-                                     f"together here ({list(by_name)})")
-                continue
-            base = dict(spec.base)
-            for key, name in wanted.items():
-                runs = expand_spec(resolved[name])
-                if len(runs) != 1:
-                    raise ValueError(f"sweep spec {spec.name!r}: base.{key} = {SWEEP_REFERENCE}{name}, a sweep of "
-                                     f"{len(runs)} runs; a reference names a sweep of one run")
-                base[key] = runs[0].run_dir
-            resolved[spec.name] = replace(spec, base=base, after=list(dict.fromkeys([*spec.after, *wanted.values()])))
-            progress = True
-        if not progress:
-            raise ValueError(f"sweep specs {[s.name for s in specs if s.name not in resolved]}: their "
-                             f"{SWEEP_REFERENCE} references form a cycle")
-    return [resolved[spec.name] for spec in specs]
+    names = [spec.name for spec in specs]
+    waiting = []
+    for spec in specs:
+        unknown = [name for name in references(spec).values() if name not in names]
+        if unknown:
+            raise ValueError(f"sweep spec {spec.name!r}: {SWEEP_REFERENCE}{unknown[0]} names no sweep run together "
+                             f"here ({names})")
+        waiting.append(replace(spec, after=list(dict.fromkeys([*spec.after, *references(spec).values()]))))
+    resolved = {}
+    for spec, _ in in_dependency_order([(spec, None) for spec in waiting]):     # the named sweeps come first
+        base = dict(spec.base)
+        for key, name in references(spec).items():
+            runs = expand_spec(resolved[name])
+            if len(runs) != 1:
+                raise ValueError(f"sweep spec {spec.name!r}: base.{key} = {SWEEP_REFERENCE}{name}, a sweep of "
+                                 f"{len(runs)} runs; a reference names a sweep of one run")
+            base[key] = runs[0].run_dir
+        resolved[spec.name] = replace(spec, base=base)
+    return [resolved[name] for name in names]
 
 def in_dependency_order(pairs: list[tuple]) -> list[tuple]:
     """`(spec, anything)` pairs reordered so that every spec comes after the sweeps its `after` names (stable

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import re
 import shutil
 import time
@@ -202,13 +201,17 @@ def _records_cover(recorded: dict, config: CriticalConfig) -> bool:
     kept = recorded["train"].get("checkpoint_every") or 0
     return (not info or recorded.get("track_information") == info) and (not every or (kept > 0 and every % kept == 0))
 
-def _run_folder(store, run_id: str) -> tuple[Path | None, bool]:
-    "The folder of a store run (from its recorded last checkpoint, if still there) and whether its result is written."
+def _recorded_folder(store, run_id: str) -> Path | None:
+    "The folder of a store run, from the last checkpoint it recorded (`checkpoints/last.pt`); None without one."
     checkpoints = store.artifacts(run_id)
     last = checkpoints[checkpoints.path.map(lambda p: Path(p).name == "last.pt")]
-    if not len(last) or not Path(last.path.iloc[-1]).is_file():
+    return Path(last.path.iloc[-1]).parent.parent if len(last) else None
+
+def _run_folder(store, run_id: str) -> tuple[Path | None, bool]:
+    "The folder of a store run (if its last checkpoint is still there) and whether its result is written."
+    folder = _recorded_folder(store, run_id)
+    if folder is None or not (folder / "checkpoints" / "last.pt").is_file():
         return None, False
-    folder = Path(last.path.iloc[-1]).parent.parent
     result = RunFolder(folder).result()
     return folder, result is not None and result.get("run_id") == run_id
 
@@ -218,11 +221,11 @@ def _kept_in(store, run_id: str, folder: Path) -> bool:
 
 def _active(store, run_id: str) -> bool:
     "The run logged something recently: within `REUSE_SILENT_SECONDS`, or three of its epochs if those are longer."
-    seen = store._query("SELECT MAX(time) AS last, MAX(CASE WHEN key = 'seconds' THEN value END) AS epoch FROM metrics "
-                        "WHERE run_id = ?", (run_id,)).iloc[0]
-    last = seen["last"] if isinstance(seen["last"], str) else store.get_run(run_id)["started"]
+    logged = store.metrics(run_id, wide=False)
+    last = logged.time.max() if len(logged) else store.get_run(run_id)["started"]
+    epoch = logged.value[logged.key == "seconds"].max() if len(logged) else 0.0
     silent = (pd.Timestamp.now(tz="UTC") - pd.Timestamp(last)).total_seconds()
-    return silent < max(REUSE_SILENT_SECONDS, 3 * float(seen["epoch"] or 0))
+    return silent < max(REUSE_SILENT_SECONDS, 3 * float(0.0 if pd.isna(epoch) else epoch))
 
 def reuse_plan(config: CriticalConfig, store, run_dir: Path | str | None = None) -> tuple[str, dict | None]:
     """What `store` already holds of the training of `config`, as `(action, source)`: `copy` (a finished run trained
@@ -268,25 +271,17 @@ def _leave_worker_thread() -> bool:
     return True
 
 def _copy_checkpoints(source: Path, folder: Path, every: int, upto: int) -> list[Path]:
-    "Hard-link (else copy) the source's epoch checkpoints that `folder`'s run keeps (every `every`, to `upto`)."
+    "Copy the source's epoch checkpoints that `folder`'s run keeps (every `every`, to `upto`)."
     copied = []
     for path in sorted((source / "checkpoints").glob("epoch_*.pt")):
         epoch = int(path.stem.split("_")[1])
         if not every or epoch % every or epoch > upto:
             continue
-        copied.append(_place(path, folder / "checkpoints" / path.name))
+        target = folder / "checkpoints" / path.name
+        with atomic_path(target) as partial:
+            shutil.copyfile(path, partial)
+        copied.append(target)
     return copied
-
-def _place(path: Path, target: Path) -> Path:
-    "Hard-link (on another file system: copy) `path` to `target`, through a temporary name: never half a file."
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial_copy = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        os.link(path, partial_copy)
-    except OSError:
-        shutil.copyfile(path, partial_copy)
-    os.replace(partial_copy, target)
-    return target
 
 def _copy_metrics(store, source_id: str, run_id: str, config: CriticalConfig, before_epoch: int | None = None):
     "Log the source run's metrics (the epochs before `before_epoch`, if given) to `run_id`; usable information only if asked."
@@ -718,12 +713,11 @@ def removal_sweeps(store) -> pd.DataFrame:
         acc_column = "acc" if "acc" in test.columns and test["acc"].notna().any() else "acc_both"
         if test.empty or acc_column not in test.columns:
             continue
-        checkpoints = store.artifacts(run["run_id"])
-        last = checkpoints[checkpoints.path.str.endswith("last.pt")]
+        folder = _recorded_folder(store, run["run_id"])
         rows.append({"sweep": match["sweep"], "deficit": main_deficit.get(match["sweep"]),
                      "removal_epoch": int(match["k"]), "test_acc": float(test[acc_column].iloc[-1]),
                      "run_id": run["run_id"],
-                     "run_dir": str(Path(last.path.iloc[-1]).parent.parent) if len(last) else None})
+                     "run_dir": str(folder) if folder is not None else None})
     table = pd.DataFrame(rows, columns=columns).drop_duplicates(["sweep", "removal_epoch", "run_dir"], keep="last")
     return table.sort_values(["sweep", "removal_epoch"]).reset_index(drop=True)
 
