@@ -32,21 +32,24 @@ __all__ = ['FAST_RECIPE', 'DATA_BENCH_QUICK', 'matmul_peak', 'parse_cpuinfo', 'c
            'bench_data']
 
 # %% ../nbs/13_bench.ipynb #29c22816
-def matmul_peak(dtype: torch.dtype = torch.float32, n: int = 2048, seconds: float = 1.0, device=None,
+def matmul_peak(dtype: torch.dtype = torch.float32, n: int | None = None, seconds: float = 1.0, device=None,
                 trials: int = 5) -> float:
-    "Best FLOP/s over `trials` timings of an n x n matrix product in `dtype` (the machine's practical peak)."
+    """Best FLOP/s over `trials` timings of an n x n matrix product in `dtype` (the machine's practical peak).
+    `n`: 2048 on a CPU, 8192 on a GPU (a smaller product leaves a GPU's units idle between launches)."""
     device = get_device(device)
+    n = n or (8192 if device.type == "cuda" else 2048)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     for _ in range(2):
         a @ b
+    sync()
     best = 0.0
     for _ in range(trials):   # best of several: other load on the machine only ever lowers a timing
         reps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds / trials:
             a @ b; reps += 1
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+            sync()            # one at a time: a GPU queues products faster than it runs them, and the loop would overrun
         best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - start))
     return best
 
@@ -98,27 +101,33 @@ class PILDataset(torch.utils.data.Dataset):
 
 # %% ../nbs/13_bench.ipynb #01ab9a64
 def reference_train(model: nn.Module, train, steps: int, batch_size: int = 128, lr: float = 0.05,
-                    num_workers: int = 2, seed: int = 0, mean=(0.5,) * 3, std=(0.5,) * 3) -> dict:
-    "Train the conventional way (PIL transforms per sample, DataLoader, fp32 NCHW eager) for `steps` steps."
+                    num_workers: int = 2, seed: int = 0, mean=(0.5,) * 3, std=(0.5,) * 3, device=None) -> dict:
+    """Train the conventional way (PIL transforms per sample, DataLoader, fp32 NCHW eager) for `steps` steps, on
+    `device` (default: the GPU when there is one, as the engine) with each batch copied there from pinned memory."""
     import torchvision.transforms as T
+    device = get_device(device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    model.to(device)
     size = train.images.shape[-1]
     tf = T.Compose([T.RandomCrop(size, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip(), T.ToTensor(),
                     T.Normalize(mean, std)])
     loader = torch.utils.data.DataLoader(PILDataset(train, tf), batch_size=batch_size, shuffle=True, drop_last=True,
                                          num_workers=num_workers, generator=torch.Generator().manual_seed(seed),
-                                         persistent_workers=num_workers > 0)
+                                         persistent_workers=num_workers > 0, pin_memory=device.type == "cuda")
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
     model.train()
     done, warm, start = 0, 3, None
     while done < steps:
         for x, y in loader:
             if done == warm:
-                start = time.perf_counter()
+                sync(); start = time.perf_counter()
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             done += 1
             if done >= steps:
                 break
+    sync()
     elapsed = time.perf_counter() - start
     return {"images_per_s": (steps - warm) * batch_size / elapsed, "seconds": elapsed, "step_seconds": elapsed / (steps - warm)}
 
@@ -142,6 +151,7 @@ class TrainBenchResult:
     time_to_accuracy: AccuracyClock | None = None
     recipe: dict | None = None
     warmup_seconds: float | None = None          # the engine's first, untimed steps (compilation included)
+    compiled: bool = False                       # the engine's model through torch.compile
 
     @property
     def time_to_accuracy_ratio(self) -> float | None:
@@ -180,7 +190,7 @@ class TrainBenchResult:
                f"  reference loop (PIL per sample, DataLoader, fp32 NCHW eager): {self.reference_images_per_s:8.1f} images/s"
                f"   test acc {self.reference_test_acc:.3f}",
                f"  neuronb engine ({self.precision}, {'channels_last' if self.channels_last else 'NCHW'}, "
-               f"on-device aug):  {self.neuronb_images_per_s:8.1f} images/s"
+               f"{'torch.compile, ' if self.compiled else ''}on-device aug):  {self.neuronb_images_per_s:8.1f} images/s"
                f"   test acc {self.neuronb_test_acc:.3f}",
                *([f"  the engine's first 3 steps, not timed as the reference's are not: {self.warmup_seconds:.1f} s"]
                  if self.warmup_seconds is not None else []),
@@ -283,8 +293,11 @@ def time_to_accuracy(model: nn.Module, train, test, target: float, recipe: dict 
 # %% ../nbs/13_bench.ipynb #9f125340
 def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_per_class: int = 250,
                 num_workers: int = 2, precision: str = "auto", seed: int = 0, log=print,
-                recipe: dict | None = None, eval_every: int = 5, target: float | None = None) -> TrainBenchResult:
+                recipe: dict | None = None, eval_every: int = 5, target: float | None = None,
+                compile: bool = False) -> TrainBenchResult:
     """Run both loops for `steps` steps on the same model init and data; measure throughput, accuracy and FLOP/s.
+    `compile`: the engine's model through `torch.compile` in both of its runs (compilation is in the untimed warm-up
+    steps of the throughput run, and in the time to accuracy).
 
     Both use SGD (lr 0.05, momentum 0.9, wd 5e-4, constant), the same augmentation recipe and batch size. Then the
     engine, from the same init with its own `recipe` (default `FAST_RECIPE`), trains until it reaches the test accuracy
@@ -305,7 +318,7 @@ def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_p
 
     log(f"reference loop, {steps} steps ...")
     ref_model = create("resnet18_cifar", num_classes=n_classes, width=width); ref_model.load_state_dict(init)
-    ref = reference_train(ref_model, train, steps, batch_size, num_workers=num_workers, seed=seed)
+    ref = reference_train(ref_model, train, steps, batch_size, num_workers=num_workers, seed=seed, device=device)
     ref_trainer = Trainer(ref_model, train, TrainConfig(batch_size=256, precision="fp32", channels_last=False,
                                                         progress=False, augment="none"))
     ref_acc = ref_trainer.evaluate(test)["acc"]
@@ -315,11 +328,11 @@ def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_p
     # exactly `steps` full batches, drawn from train (repeated if train is smaller)
     sub = train.subset(torch.arange(len(train)).repeat(-(-steps * batch_size // len(train)))[: steps * batch_size])
     cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=0.05, schedule="none", precision=precision,
-                      augment="crop_flip", progress=False, seed=seed)
+                      augment="crop_flip", progress=False, seed=seed, compile=compile)
     # the first 3 steps are not timed, as the reference loop's first 3 are not
     ours, trainer, warmup_seconds = timed_epoch(model, sub, cfg, warmup_batches=3)
     our_acc = trainer.evaluate(test)["acc"]
-    recipe = {**FAST_RECIPE, **(recipe or {})}
+    recipe = {**FAST_RECIPE, **(recipe or {}), **({"compile": True} if compile else {})}
     target = ref_acc if target is None else target
     log(f"neuronb engine with its own recipe, to test acc {target:.3f} (the reference ended at {ref_acc:.3f}) ...")
     fast = create("resnet18_cifar", num_classes=n_classes, width=width); fast.load_state_dict(init)
@@ -328,7 +341,7 @@ def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_p
                               peak32, peak16, trainer.channels_last,
                               cpu_description() if device.type == "cpu" else torch.cuda.get_device_name(device),
                               reference_seconds=ref["step_seconds"] * steps, time_to_accuracy=clock, recipe=recipe,
-                              warmup_seconds=warmup_seconds)
+                              warmup_seconds=warmup_seconds, compiled=compile)
     for line in result.lines():
         log(line)
     return result

@@ -180,7 +180,7 @@ def cmd_bench(args):
         return 0
     from neuronb.bench import bench_train
     bench_train(steps=args.steps, batch_size=args.batch_size, width=args.width,
-                num_workers=2 if args.workers is None else args.workers, precision=args.precision)
+                num_workers=2 if args.workers is None else args.workers, precision=args.precision, compile=args.compile)
     return 0
 
 # %% ../nbs/11_cli.ipynb #fb2a1fa6
@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", default="resnet50", help="data: the model whose training step consumes the images")
     b.add_argument("--quick", action="store_true", help="data: a small, fast measurement (tests)")
     b.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
+    b.add_argument("--compile", action="store_true",
+                   help="train: the engine's model through torch.compile (compile time is in its untimed warm-up "
+                        "steps and in its time to accuracy)")
     b.add_argument("--runs", type=int, default=8, help="sweep: number of tiny runs")
     b.add_argument("--epochs", type=int, default=20, help="sweep: epochs per run (shorter runs measure Dask's overhead)")
     b.set_defaults(func=cmd_bench)
