@@ -1759,8 +1759,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                    'neuronb/experiments/runs.py'),
                                           'neuronb.experiments.runs.set_dotted': ( 'experiments_runs.html#set_dotted',
                                                                                    'neuronb/experiments/runs.py'),
-                                          'neuronb.experiments.runs.submit_in_order': ( 'experiments_runs.html#submit_in_order',
-                                                                                        'neuronb/experiments/runs.py'),
                                           'neuronb.experiments.runs.sweep_root': ( 'experiments_runs.html#sweep_root',
                                                                                    'neuronb/experiments/runs.py'),
                                           'neuronb.experiments.runs.sweep_table': ( 'experiments_runs.html#sweep_table',

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .core import in_test
 from .experiments.runs import (SweepRun, SweepSpec, execute_run, expand_spec, load_spec, run_status,  # noqa: F401
-                                      submit_in_order, sweep_table)
+                                      sweep_table)
 from .store import RunStore, default_store_path
 
 # %% auto #0
@@ -243,8 +243,8 @@ def _submit(client, todo: list[tuple[SweepRun, SweepSpec, RunStore]], progress: 
                 left[spec.name] -= 1
                 bar.update()
             else:
-                future = submit_in_order(client, execute_run, run, str(store.path), key=f"neuronb-sweep-{run.run_id}",
-                                         retries=spec.retries)
+                future = client.submit(execute_run, run, str(store.path), key=f"neuronb-sweep-{run.run_id}",
+                                       retries=spec.retries, pure=False)
                 futures[future] = (run, store, spec)
                 running.add(future)
         waiting = still

@@ -30,8 +30,8 @@ from ..store import RunStore, default_store_path
 
 # %% auto #0
 __all__ = ['HASH_IGNORED_KEYS', 'LOCK_NAME', 'SweepSpec', 'load_spec', 'set_dotted', 'run_hash', 'equal_runs', 'SweepRun',
-           'sweep_root', 'expand_spec', 'run_status', 'run_lock', 'recorded_result', 'execute_run', 'submit_in_order',
-           'map_runs', 'sweep_table', 'run_inline', 'read_sweep', 'load_result']
+           'sweep_root', 'expand_spec', 'run_status', 'run_lock', 'recorded_result', 'execute_run', 'map_runs',
+           'sweep_table', 'run_inline', 'read_sweep', 'load_result']
 
 # %% ../../nbs/12b_experiments_runs.ipynb #8e3e1793
 HASH_IGNORED_KEYS = ("train.device", "train.progress")
@@ -312,21 +312,6 @@ def _cluster_client():
         return None
     return worker_client()
 
-def submit_in_order(client, fn: Callable, *args, key: str, retries: int | None = None):
-    """`client.submit(fn, *args)` as a future of `key`, started before every task submitted after it, on the first
-    worker that is free. Left to itself, Dask hands a small batch of tasks to workers at once, each behind whatever
-    its worker runs, and orders tasks submitted in the same minute by their place in their own batch, so a run
-    could start after many submitted later (in the critical-period report, a 250 s run waited 1,000 s while later
-    runs went first). Here each task is one Dask queues on the scheduler, and its priority is its submission time
-    in microseconds (one clock per machine; on several machines, to their clocks' skew)."""
-    priority = -(time.time_ns() // 1000)     # Dask runs the highest first: earlier submissions
-    try:
-        from dask._task_spec import Task
-        task = Task(key, fn, *args, _data_producer=True)   # a "data producer" task is always queued on the scheduler
-    except (ImportError, TypeError):         # a Dask without it: placed by Dask, still by submission time
-        return client.submit(fn, *args, key=key, pure=False, retries=retries, priority=priority)
-    return client.get({key: task}, key, sync=False, priority=priority, retries=retries)
-
 def map_runs(fn: Callable, items: Sequence, here: dict | None = None) -> list:
     """`[fn(item) for item in items]`: on the Dask cluster when called inside a Dask task, else here, in order.
 
@@ -337,9 +322,10 @@ def map_runs(fn: Callable, items: Sequence, here: dict | None = None) -> list:
     if client is None or len(items) < 2:
         return [fn(item, **(here or {})) for item in items]
     with client as active:
-        # in the order of the items, after every run submitted before, whichever sweep submitted it
-        return active.gather([submit_in_order(active, fn, item, key=f"neuronb-run-{uuid.uuid4().hex}")
-                              for item in items])
+        # one key prefix for every run, whichever sweep maps it: Dask queues a large task group on the scheduler and
+        # hands each run to the first free worker (see `neuronb.sweep.local_cluster`) instead of placing it at once
+        keys = [f"neuronb-run-{uuid.uuid4().hex}" for _ in items]
+        return active.gather(active.map(fn, items, key=keys, pure=False))
 
 # %% ../../nbs/12b_experiments_runs.ipynb #db09ddbc
 def sweep_table(spec: SweepSpec | dict | str | Path, store: RunStore | str | Path | None = None) -> pd.DataFrame:
