@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
 
-from .core import get_device, resolve_precision, seed_everything
+from .core import get_device, resolve_precision, seed_everything, synchronize
 from .data import get_dataset
 from .data.core import ImageSet, default_num_workers
 from .models import create
@@ -38,18 +38,17 @@ def matmul_peak(dtype: torch.dtype = torch.float32, n: int | None = None, second
     `n`: 2048 on a CPU, 8192 on a GPU (a smaller product leaves a GPU's units idle between launches)."""
     device = get_device(device)
     n = n or (8192 if device.type == "cuda" else 2048)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
     for _ in range(2):
         a @ b
-    sync()
+    synchronize(device)
     best = 0.0
     for _ in range(trials):   # best of several: other load on the machine only ever lowers a timing
         reps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds / trials:
             a @ b; reps += 1
-            sync()            # one at a time: a GPU queues products faster than it runs them, and the loop would overrun
+            synchronize(device)   # one at a time: a GPU queues products faster than it runs them, and the loop would overrun
         best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - start))
     return best
 
@@ -106,7 +105,6 @@ def reference_train(model: nn.Module, train, steps: int, batch_size: int = 128, 
     `device` (default: the GPU when there is one, as the engine) with each batch copied there from pinned memory."""
     import torchvision.transforms as T
     device = get_device(device)
-    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     model.to(device)
     size = train.images.shape[-1]
     tf = T.Compose([T.RandomCrop(size, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip(), T.ToTensor(),
@@ -120,14 +118,14 @@ def reference_train(model: nn.Module, train, steps: int, batch_size: int = 128, 
     while done < steps:
         for x, y in loader:
             if done == warm:
-                sync(); start = time.perf_counter()
+                synchronize(device); start = time.perf_counter()
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
             done += 1
             if done >= steps:
                 break
-    sync()
+    synchronize(device)
     elapsed = time.perf_counter() - start
     return {"images_per_s": (steps - warm) * batch_size / elapsed, "seconds": elapsed, "step_seconds": elapsed / (steps - warm)}
 

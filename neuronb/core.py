@@ -21,10 +21,10 @@ import torch
 
 # %% auto #0
 __all__ = ['IN_TEST', 'in_test', 'seed_everything', 'get_device', 'cpu_has_fast_bf16', 'supports_bf16', 'resolve_precision',
-           'autocast', 'project_root', 'data_dir', 'runs_dir', 'reports_dir', 'environment', 'atomic_path',
-           'atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save', 'file_sha256', 'config_to_dict',
-           'ConfigValueError', 'check_field_type', 'config_from_dict', 'read_yaml_file', 'load_weights_file',
-           'parse_assignments', 'deep_update', 'Registry']
+           'autocast', 'synchronize', 'project_root', 'data_dir', 'runs_dir', 'reports_dir', 'environment',
+           'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save', 'file_sha256',
+           'config_to_dict', 'ConfigValueError', 'check_field_type', 'config_from_dict', 'read_yaml_file',
+           'load_weights_file', 'parse_assignments', 'deep_update', 'Registry']
 
 # %% ../nbs/00_core.ipynb #90b78e48
 def in_test() -> bool:
@@ -111,6 +111,12 @@ def autocast(device: torch.device | str, precision: str):
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+def synchronize(device: torch.device | str) -> None:
+    "Wait until the work queued on `device` has run (a GPU runs it asynchronously; a CPU already has): before a clock."
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 # %% ../nbs/00_core.ipynb #0c64e8b2
 def project_root(start: Path | str | None = None) -> Path:

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from fastcore.basics import patch
 
 from .core import (atomic_torch_save, autocast, config_from_dict, config_to_dict, get_device, in_test,
-                          resolve_precision, runs_dir, seed_everything)
+                          resolve_precision, runs_dir, seed_everything, synchronize)
 
 # %% auto #0
 __all__ = ['TrainConfig', 'set_trainable', 'count_parameters', 'frozen_norm_layers', 'make_optimizer', 'make_schedule',
@@ -376,8 +376,7 @@ class ThroughputEstimate(Callback):
         return batch
 
     def _now(self, trainer) -> float:
-        if trainer.device.type == "cuda":
-            torch.cuda.synchronize(trainer.device)
+        synchronize(trainer.device)
         return time.perf_counter()
 
     def _report(self, trainer, seconds: float):

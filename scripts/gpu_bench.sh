@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
 # `neuronb bench train` on a GPU machine: the engine's GPU path (bf16 autocast, channels_last), eager and through
-# torch.compile, at the benchmark's size and at a size that fills more of the GPU. Logs go to $OUT (default
-# gpu-bench/). Packages the machine lacks may come as wheels in .whl/ (installed to /tmp/site, no network).
+# torch.compile, at the benchmark's size and at a size that fills more of the GPU. Run from the repository root with
+# a Python that has neuronb's requirements (the project's .venv, or a GPU image's own torch); logs go to $OUT
+# (default gpu-bench/). Each stage's time limit can be set (EAGER_S, LARGE_S, COMPILED_S).
 set -u
 OUT=${OUT:-gpu-bench}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && export PYTHONPATH=$PYTHONPATH:/tmp/site
-fi
 python3 - <<'PY' 2>&1 | tee "$OUT/env.txt"
 import torch, torchvision
 print("torch", torch.__version__, "torchvision", torchvision.__version__, "cuda", torch.version.cuda)
