@@ -7,7 +7,9 @@ original `tinyimagenetc_results.csv` format."""
 # %% ../../nbs/37_analysis_robustness.ipynb #c6aa88cf
 from __future__ import annotations
 
+import hashlib
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -23,8 +25,9 @@ from ..data.corruptions import CORRUPTION_CATEGORIES, CORRUPTIONS, corrupt
 from ..data.formats import list_corruption_tree
 
 # %% auto #0
-__all__ = ['CSV_COLUMNS', 'evaluate_accuracy', 'corruption_accuracy', 'tinyimagenet_c_accuracy', 'robustness_summary',
-           'corruption_error', 'write_corruption_csv', 'read_corruption_csv']
+__all__ = ['corruption_cache', 'CSV_COLUMNS', 'evaluate_accuracy', 'corruption_accuracy', 'CorruptionCache',
+           'tinyimagenet_c_accuracy', 'robustness_summary', 'corruption_error', 'write_corruption_csv',
+           'read_corruption_csv']
 
 # %% ../../nbs/37_analysis_robustness.ipynb #0f3e68bc
 def _label_batches(data: Any, batch_size: int, label: str, device: torch.device) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
@@ -95,11 +98,14 @@ def corruption_accuracy(model: nn.Module, data: Any, corruptions: Sequence[str] 
                         severities: Sequence[int] = (1, 2, 3, 4, 5), label: str = "fine", batch_size: int = 256,
                         device: torch.device | str | None = None, preprocess: Callable | None = None,
                         head: str | None = None, seed: int = 0, spatial_scale: float | str = 1.0,
-                        precision: str = "fp32", include_clean: bool = True) -> pd.DataFrame:
+                        precision: str = "fp32", include_clean: bool = True,
+                        cache: CorruptionCache | None = None) -> pd.DataFrame:
     """Accuracy of `model` on `data` corrupted by each of `corruptions` at each of `severities`.
 
     Columns: corruption, severity, accuracy, n_images (and a row `clean`, severity 0, unless
-    `include_clean=False`). `spatial_scale` is passed to `neuronb.data.corruptions.corrupt`."""
+    `include_clean=False`). `spatial_scale` is passed to `neuronb.data.corruptions.corrupt`. `cache`: a
+    `CorruptionCache` (default the process's `corruption_cache`) that keeps the corrupted batches of CPU images, so
+    the next model evaluated on the same images corrupts none of them again."""
     unknown = [c for c in corruptions if c not in CORRUPTIONS]
     if unknown:
         raise ValueError(f"corruption_accuracy: unknown corruptions {unknown}; choose from {list(CORRUPTIONS)}")
@@ -107,6 +113,7 @@ def corruption_accuracy(model: nn.Module, data: Any, corruptions: Sequence[str] 
     if bad:
         raise ValueError(f"corruption_accuracy: severities must be ints 1..5, got {bad}")
     device = get_device(device)
+    cache = corruption_cache if cache is None else cache
     common = dict(label=label, batch_size=batch_size, device=device, preprocess=preprocess, head=head, precision=precision)
     rows = []
     if include_clean:
@@ -115,11 +122,61 @@ def corruption_accuracy(model: nn.Module, data: Any, corruptions: Sequence[str] 
     for name in corruptions:
         for severity in severities:
             def transform(images, index, name=name, severity=int(severity)):
-                generator = torch.Generator(device=images.device).manual_seed(_batch_seed(seed, name, severity, index))
-                return corrupt(images, name, severity, generator, spatial_scale)
+                return cache.corrupt(images, name, severity, _batch_seed(seed, name, severity, index), spatial_scale)
             accuracy, n = evaluate_accuracy(model, data, transform=transform, **common)
             rows.append({"corruption": name, "severity": int(severity), "accuracy": accuracy, "n_images": n})
     return pd.DataFrame(rows, columns=["corruption", "severity", "accuracy", "n_images"])
+
+# %% ../../nbs/37_analysis_robustness.ipynb #c0a7e5d2
+class CorruptionCache:
+    "Corrupted image batches by (digest of the clean batch, corruption, severity, seed, spatial scale), LRU-bounded."
+    def __init__(self, max_bytes: int = 256 * 2**20):
+        if not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError(f"CorruptionCache: max_bytes must be an int >= 0, got {max_bytes!r}")
+        self.max_bytes, self.bytes, self.hits, self.misses = max_bytes, 0, 0, 0
+        self._batches: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def clear(self) -> None:
+        self._batches.clear()
+        self.bytes = self.hits = self.misses = 0
+
+    @staticmethod
+    def digest(images: torch.Tensor) -> str:
+        "A digest of the batch's dtype, shape and bytes."
+        flat = images.detach().cpu().contiguous().reshape(-1)
+        digest = hashlib.blake2b(f"{flat.dtype}:{tuple(images.shape)}".encode(), digest_size=16)
+        digest.update(flat.view(torch.uint8).numpy())
+        return digest.hexdigest()
+
+    def corrupt(self, images: torch.Tensor, name: str, severity: int, seed: int,
+                spatial_scale: float | str = 1.0) -> torch.Tensor:
+        "`corrupt(images, name, severity, generator seeded by seed, spatial_scale)`, from the cache when it has it."
+        def generate():
+            generator = torch.Generator(device=images.device).manual_seed(seed)
+            return corrupt(images, name, severity, generator, spatial_scale)
+        if images.device.type != "cpu" or self.max_bytes == 0:
+            return generate()
+        key = (self.digest(images), name, int(severity), int(seed), str(spatial_scale))
+        if key in self._batches:
+            self.hits += 1
+            self._batches.move_to_end(key)
+            return self._batches[key].clone()      # a copy: the caller may change its batch in place
+        self.misses += 1
+        out = generate()
+        size = out.numel() * out.element_size()
+        if size <= self.max_bytes:
+            self._batches[key] = out.clone()
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, dropped = self._batches.popitem(last=False)
+                self.bytes -= dropped.numel() * dropped.element_size()
+        return out
+
+corruption_cache = CorruptionCache()
+
 
 # %% ../../nbs/37_analysis_robustness.ipynb #8024dd73
 def tinyimagenet_c_accuracy(model: nn.Module, root: Path | str, wnids: Sequence[str] | Path | str | None = None,

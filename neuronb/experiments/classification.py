@@ -35,13 +35,14 @@ def train_classification(config: ClassificationConfig, store=None, run_dir: Path
 register_protocol("classification", ClassificationConfig, train_classification, system="classification")
 
 # %% ../../nbs/12_classification.ipynb #5fd14303
-def _tour(n_per_class: int, epochs: int, width: float) -> ClassificationConfig:
+def _tour(n_per_class: int, epochs: int, width: float, batch_size: int = 64) -> ClassificationConfig:
     return ClassificationConfig(dataset="shapes", dataset_kw={"n_per_class": n_per_class}, model_kw={"width": width},
-                                train=TrainConfig(epochs=epochs, batch_size=128, lr=0.05, schedule="cosine", progress=False))
+                                train=TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adamw", lr=2e-3,
+                                                  weight_decay=5e-4, schedule="cosine", progress=False))
 
 register_preset("classification", "tiny", lambda: _tour(100, 3, 0.25))
-register_preset("classification", "quick", lambda: _tour(250, 15, 0.5))
-register_preset("classification", "paper", lambda: _tour(500, 60, 1.0))
+register_preset("classification", "quick", lambda: _tour(250, 10, 0.5))
+register_preset("classification", "paper", lambda: _tour(500, 60, 1.0, batch_size=128))
 
 # %% ../../nbs/12_classification.ipynb #c24ed528
 def evaluate_run(run_dir: Path | str, split: str = "test", checkpoint: str | None = None) -> dict:

@@ -31,8 +31,8 @@ from ..train import TrainConfig
 
 # %% auto #0
 __all__ = ['PAPER_TRAIN', 'TINY_CORRUPTIONS', 'LABELLED_HELD_OUT', 'V1Config', 'V1MeasureConfig', 'V1RobustnessConfig',
-           'V1PropertiesConfig', 'follow_dataset', 'rebuild_v1_model', 'train_v1', 'input_transform', 'v1_robustness',
-           'v1_properties']
+           'V1PropertiesConfig', 'follow_dataset', 'rebuild_v1_model', 'train_v1', 'input_transform',
+           'corrupted_accuracy', 'v1_robustness', 'v1_properties']
 
 # %% ../../nbs/39a_v1_protocol.ipynb #55eedfa2
 @dataclass
@@ -223,8 +223,9 @@ def _measure_result(protocol: str, config, source, run_dir, tables: dict, values
     return result
 
 # %% ../../nbs/39a_v1_protocol.ipynb #520cb62e
-def _corrupted_accuracy(config: V1RobustnessConfig, trained: V1Config, model) -> pd.DataFrame:
-    "The clean row and one row per (corruption, severity), on the fly or from `corruption_root`."
+def corrupted_accuracy(config: V1RobustnessConfig, trained: V1Config, model, cache=None) -> pd.DataFrame:
+    """The clean row and one row per (corruption, severity) of `model` trained as `trained`, from `corruption_root` or
+    generated (through `cache`, default the process's `corruption_cache`: variants of one comparison corrupt once)."""
     common = dict(batch_size=config.batch_size, device=config.device, preprocess=input_transform(trained))
     if config.corruption_root:
         _, _, test = load_splits(trained)
@@ -238,13 +239,13 @@ def _corrupted_accuracy(config: V1RobustnessConfig, trained: V1Config, model) ->
         order = torch.randperm(len(test), generator=torch.Generator().manual_seed(trained.seed))
         test = test.subset(order[:config.corruption_images].sort().values)
     return corruption_accuracy(model, test, corruptions=config.corruptions, severities=config.severities,
-                               label=trained.label, seed=trained.seed, **common)
+                               label=trained.label, seed=trained.seed, cache=cache, **common)
 
 # %% ../../nbs/39a_v1_protocol.ipynb #67d89136
 def v1_robustness(config: V1RobustnessConfig, store=None, run_dir: Path | str | None = None) -> RunResult:
     "Clean and corrupted accuracy of the trained run `source_run` (CSV files written into that run's folder)."
     source = load_run(config.source())
-    table = _corrupted_accuracy(config, source.config, source.model)
+    table = corrupted_accuracy(config, source.config, source.model)
     summary = robustness_summary(table)
     _write_csv(table, source.folder.path / "robustness.csv")
     write_corruption_csv(table, source.folder.path / "tinyimagenetc_results.csv")
