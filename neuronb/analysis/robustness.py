@@ -8,6 +8,7 @@ original `tinyimagenetc_results.csv` format."""
 from __future__ import annotations
 
 import hashlib
+import threading
 import zlib
 from collections import OrderedDict
 from pathlib import Path
@@ -135,13 +136,15 @@ class CorruptionCache:
             raise ValueError(f"CorruptionCache: max_bytes must be an int >= 0, got {max_bytes!r}")
         self.max_bytes, self.bytes, self.hits, self.misses = max_bytes, 0, 0, 0
         self._batches: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()      # a Dask worker may evaluate on several threads of one process
 
     def __len__(self) -> int:
         return len(self._batches)
 
     def clear(self) -> None:
-        self._batches.clear()
-        self.bytes = self.hits = self.misses = 0
+        with self._lock:
+            self._batches.clear()
+            self.bytes = self.hits = self.misses = 0
 
     @staticmethod
     def digest(images: torch.Tensor) -> str:
@@ -160,19 +163,24 @@ class CorruptionCache:
         if images.device.type != "cpu" or self.max_bytes == 0:
             return generate()
         key = (self.digest(images), name, int(severity), int(seed), str(spatial_scale))
-        if key in self._batches:
-            self.hits += 1
-            self._batches.move_to_end(key)
-            return self._batches[key].clone()      # a copy: the caller may change its batch in place
-        self.misses += 1
-        out = generate()
+        with self._lock:
+            kept = self._batches.get(key)
+            if kept is not None:
+                self.hits += 1
+                self._batches.move_to_end(key)
+            else:
+                self.misses += 1
+        if kept is not None:
+            return kept.clone()                    # a copy: the caller may change its batch in place
+        out = generate()                           # outside the lock: another thread may corrupt meanwhile
         size = out.numel() * out.element_size()
-        if size <= self.max_bytes:
-            self._batches[key] = out.clone()
-            self.bytes += size
-            while self.bytes > self.max_bytes:
-                _, dropped = self._batches.popitem(last=False)
-                self.bytes -= dropped.numel() * dropped.element_size()
+        with self._lock:
+            if size <= self.max_bytes and key not in self._batches:
+                self._batches[key] = out.clone()
+                self.bytes += size
+                while self.bytes > self.max_bytes:
+                    _, dropped = self._batches.popitem(last=False)
+                    self.bytes -= dropped.numel() * dropped.element_size()
         return out
 
 corruption_cache = CorruptionCache()
