@@ -13,7 +13,7 @@ import torch
 
 from neuronb.analysis.robustness import CorruptionCache
 from neuronb.experiments import v1
-from neuronb.experiments.protocol import load_run, preset_config
+from neuronb.experiments.protocol import list_presets, load_run, preset_config
 
 
 def robustness_seconds(runs, config, cache) -> tuple[float, list]:
@@ -27,7 +27,8 @@ def robustness_seconds(runs, config, cache) -> tuple[float, list]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="a folder of v1.train run folders")
-    parser.add_argument("--preset", default="quick", help="the v1.robustness preset (corruptions, severities, images)")
+    parser.add_argument("--preset", default="quick", choices=list_presets("v1.robustness"),
+                        help="the v1.robustness preset (corruptions, severities, images)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (a report lane has one)")
     args = parser.parse_args(argv)
     folders = sorted(p for p in args.folder.glob("v1.train-*") if p.is_dir()) if args.folder.is_dir() else []
@@ -35,7 +36,11 @@ def main(argv=None) -> int:
         print(f"bench_corruption_cache: {args.folder}: no v1.train-* run folders", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
-    runs = [load_run(folder) for folder in folders]
+    try:
+        runs = [load_run(folder) for folder in folders]
+    except (OSError, ValueError, KeyError, RuntimeError) as e:    # a folder that is not a finished v1.train run
+        print(f"bench_corruption_cache: {e}", file=sys.stderr)
+        return 2
     config = preset_config("v1.robustness", args.preset, source_run=str(folders[0]))
     fresh, expected = robustness_seconds(runs, config, CorruptionCache(0))
     shared_cache = CorruptionCache()
