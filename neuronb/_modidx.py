@@ -698,6 +698,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'neuronb.core.read_yaml_file': ('core.html#read_yaml_file', 'neuronb/core.py'),
                               'neuronb.core.reports_dir': ('core.html#reports_dir', 'neuronb/core.py'),
                               'neuronb.core.resolve_precision': ('core.html#resolve_precision', 'neuronb/core.py'),
+                              'neuronb.core.retain_freed_memory': ('core.html#retain_freed_memory', 'neuronb/core.py'),
                               'neuronb.core.runs_dir': ('core.html#runs_dir', 'neuronb/core.py'),
                               'neuronb.core.seed_everything': ('core.html#seed_everything', 'neuronb/core.py'),
                               'neuronb.core.supports_bf16': ('core.html#supports_bf16', 'neuronb/core.py'),

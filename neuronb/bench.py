@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
 
-from .core import get_device, resolve_precision, seed_everything, synchronize
+from .core import get_device, resolve_precision, retain_freed_memory, seed_everything, synchronize
 from .data import get_dataset
 from .data.core import ImageSet, default_num_workers
 from .models import create
@@ -307,6 +307,9 @@ def bench_train(steps: int = 120, batch_size: int = 128, width: float = 0.5, n_p
     init = create("resnet18_cifar", num_classes=n_classes, width=width).state_dict()
     device = get_device()
     precision = resolve_precision(precision, device)
+    # the engine's Trainer sets this for its process; set here, the reference loop runs with it too (like for like)
+    retained = retain_freed_memory()
+    log(f"freed memory retained between steps (neuronb.core.retain_freed_memory), both loops: {retained}")
 
     log("measuring matmul peak ...")
     peak32 = matmul_peak(torch.float32, device=device)

@@ -7,10 +7,13 @@ every other layer of neuronb builds on."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import os
+import platform
 import random
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -20,11 +23,11 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IN_TEST', 'in_test', 'seed_everything', 'get_device', 'cpu_has_fast_bf16', 'supports_bf16', 'resolve_precision',
-           'autocast', 'synchronize', 'project_root', 'data_dir', 'runs_dir', 'reports_dir', 'environment',
-           'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save', 'file_sha256',
-           'config_to_dict', 'ConfigValueError', 'check_field_type', 'config_from_dict', 'read_yaml_file',
-           'load_weights_file', 'parse_assignments', 'deep_update', 'Registry']
+__all__ = ['IN_TEST', 'MALLOC_TUNING_VARIABLE', 'in_test', 'seed_everything', 'get_device', 'cpu_has_fast_bf16', 'supports_bf16',
+           'resolve_precision', 'autocast', 'synchronize', 'retain_freed_memory', 'project_root', 'data_dir',
+           'runs_dir', 'reports_dir', 'environment', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
+           'atomic_torch_save', 'file_sha256', 'config_to_dict', 'ConfigValueError', 'check_field_type',
+           'config_from_dict', 'read_yaml_file', 'load_weights_file', 'parse_assignments', 'deep_update', 'Registry']
 
 # %% ../nbs/00_core.ipynb #90b78e48
 def in_test() -> bool:
@@ -117,6 +120,28 @@ def synchronize(device: torch.device | str) -> None:
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+# %% ../nbs/00_core.ipynb #df176daa
+MALLOC_TUNING_VARIABLE = "NEURONB_MALLOC_TUNING"
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3        # glibc's <malloc.h> names for mallopt's parameters
+_malloc_tuned: dict[str, bool] = {}
+
+def retain_freed_memory(trim_bytes: int = 1 << 30, mmap_bytes: int = 32 << 20) -> bool:
+    """Keep memory freed between training steps in this process (glibc): blocks up to `mmap_bytes` come from the
+    heap instead of fresh mappings, and the heap returns free memory to the kernel only beyond `trim_bytes`. True once
+    set; False where it does not apply: not glibc, or `NEURONB_MALLOC_TUNING=0`. Process-wide; the first call decides."""
+    if os.environ.get(MALLOC_TUNING_VARIABLE, "1").strip() == "0":
+        return False
+    if "done" not in _malloc_tuned:
+        ok = False
+        if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+            try:
+                mallopt = ctypes.CDLL("libc.so.6").mallopt
+                ok = mallopt(_M_MMAP_THRESHOLD, int(mmap_bytes)) == 1 and mallopt(_M_TRIM_THRESHOLD, int(trim_bytes)) == 1
+            except (OSError, AttributeError):
+                ok = False
+        _malloc_tuned["done"] = ok
+    return _malloc_tuned["done"]
 
 # %% ../nbs/00_core.ipynb #0c64e8b2
 def project_root(start: Path | str | None = None) -> Path:

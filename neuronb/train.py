@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from fastcore.basics import patch
 
 from .core import (atomic_torch_save, autocast, config_from_dict, config_to_dict, get_device, in_test,
-                          resolve_precision, runs_dir, seed_everything, synchronize)
+                          resolve_precision, retain_freed_memory, runs_dir, seed_everything, synchronize)
 
 # %% auto #0
 __all__ = ['TrainConfig', 'set_trainable', 'count_parameters', 'frozen_norm_layers', 'make_optimizer', 'make_schedule',
@@ -408,6 +408,7 @@ class Trainer:
         if self.distributed:
             self.device = init_distributed(self.device, self.local_rank)
         self.precision = resolve_precision(self.config.precision, self.device)
+        retain_freed_memory()                # each step's activations reuse the last step's pages (core, measured)
         self.model = model.to(self.device)
         if self.distributed and self.device.type == "cuda":   # batch statistics over the global batch, as in one process
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
