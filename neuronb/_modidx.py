@@ -676,6 +676,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'neuronb.core.Registry.register': ('core.html#registry.register', 'neuronb/core.py'),
                               'neuronb.core._accepts': ('core.html#_accepts', 'neuronb/core.py'),
                               'neuronb.core._dir_from_env': ('core.html#_dir_from_env', 'neuronb/core.py'),
+                              'neuronb.core._set_malloc_thresholds': ('core.html#_set_malloc_thresholds', 'neuronb/core.py'),
                               'neuronb.core._umask': ('core.html#_umask', 'neuronb/core.py'),
                               'neuronb.core.atomic_path': ('core.html#atomic_path', 'neuronb/core.py'),
                               'neuronb.core.atomic_torch_save': ('core.html#atomic_torch_save', 'neuronb/core.py'),

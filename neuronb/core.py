@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -124,24 +125,28 @@ def synchronize(device: torch.device | str) -> None:
 # %% ../nbs/00_core.ipynb #df176daa
 MALLOC_TUNING_VARIABLE = "NEURONB_MALLOC_TUNING"
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3        # glibc's <malloc.h> names for mallopt's parameters
-_malloc_tuned: dict[str, bool] = {}
+_MMAP_THRESHOLD_MAX = 32 << 20                        # glibc's largest on 64-bit
 
-def retain_freed_memory(trim_bytes: int = 1 << 30, mmap_bytes: int = 32 << 20) -> bool:
+@functools.cache
+def _set_malloc_thresholds(trim_bytes: int, mmap_bytes: int) -> bool:
+    if not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+        return mallopt(_M_MMAP_THRESHOLD, mmap_bytes) == 1 and mallopt(_M_TRIM_THRESHOLD, trim_bytes) == 1
+    except (OSError, AttributeError):
+        return False
+
+def retain_freed_memory(trim_bytes: int = 1 << 30, mmap_bytes: int = _MMAP_THRESHOLD_MAX) -> bool:
     """Keep memory freed between training steps in this process (glibc): blocks up to `mmap_bytes` come from the
     heap instead of fresh mappings, and the heap returns free memory to the kernel only beyond `trim_bytes`. True once
-    set; False where it does not apply: not glibc, or `NEURONB_MALLOC_TUNING=0`. Process-wide; the first call decides."""
+    set (process-wide); False where it does not apply: not glibc, or `NEURONB_MALLOC_TUNING=0`."""
+    if not 0 <= mmap_bytes <= _MMAP_THRESHOLD_MAX or not 0 <= trim_bytes < 2**31:
+        raise ValueError(f"retain_freed_memory: need 0 <= mmap_bytes <= {_MMAP_THRESHOLD_MAX} and "
+                         f"0 <= trim_bytes < 2**31 (C ints), got mmap_bytes={mmap_bytes}, trim_bytes={trim_bytes}")
     if os.environ.get(MALLOC_TUNING_VARIABLE, "1").strip() == "0":
         return False
-    if "done" not in _malloc_tuned:
-        ok = False
-        if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
-            try:
-                mallopt = ctypes.CDLL("libc.so.6").mallopt
-                ok = mallopt(_M_MMAP_THRESHOLD, int(mmap_bytes)) == 1 and mallopt(_M_TRIM_THRESHOLD, int(trim_bytes)) == 1
-            except (OSError, AttributeError):
-                ok = False
-        _malloc_tuned["done"] = ok
-    return _malloc_tuned["done"]
+    return _set_malloc_thresholds(int(trim_bytes), int(mmap_bytes))
 
 # %% ../nbs/00_core.ipynb #0c64e8b2
 def project_root(start: Path | str | None = None) -> Path:

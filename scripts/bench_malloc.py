@@ -3,7 +3,8 @@ which every `Trainer` applies), side by side: each measurement in a fresh proces
 
     python scripts/bench_malloc.py [--workload engine critical] [--rounds 3]
 
-engine:   `neuronb bench train`'s engine epoch (resnet18_cifar at width 0.5, batch 128, bf16, two threads), 40 steps.
+engine:   `neuronb bench train`'s model and batch in the engine (`neuronb.bench.step_images_per_s`: resnet18_cifar at
+          width 0.5, batch 128 of 32 px, bf16, two threads), 40 steps.
 critical: the critical-period report's training (`critical.train`, quick preset, without usable information) as a
           sweep worker runs it: one torch thread, in a thread of its own; the second epoch is timed."""
 import argparse
@@ -19,19 +20,16 @@ import time
 WORKLOADS = ("engine", "critical")
 
 
+class ChildFailed(RuntimeError):
+    "A measuring process exited with an error."
+
+
 def engine_images_per_s() -> float:
     import torch
-    from neuronb.bench import timed_epoch
-    from neuronb.data import get_dataset
+    from neuronb.bench import step_images_per_s
     from neuronb.models import create
-    from neuronb.train import TrainConfig
     torch.set_num_threads(2)
-    train = get_dataset("shapes", "train", n_per_class=250)
-    steps, batch_size = 40, 128
-    sub = train.subset(torch.arange(steps * batch_size) % len(train))
-    model = create("resnet18_cifar", num_classes=train.num_classes("fine"), width=0.5)
-    cfg = TrainConfig(epochs=1, batch_size=batch_size, lr=0.05, schedule="none", augment="crop_flip", progress=False)
-    return timed_epoch(model, sub, cfg, warmup_batches=3)[0]
+    return step_images_per_s(create("resnet18_cifar", num_classes=10, width=0.5), size=32, batch_size=128, steps=40)[0]
 
 
 def critical_images_per_s() -> float:
@@ -47,14 +45,17 @@ def critical_images_per_s() -> float:
 
     def worker():                      # a Dask worker trains in a thread of its own, on one torch thread
         torch.set_num_threads(1)
-        with tempfile.TemporaryDirectory() as folder:
-            result = run("critical.train", config, store=RunStore(f"{folder}/store.db"), run_dir=f"{folder}/run")
-            out["images_per_s"] = len(result.trainer.train_data) / result.history[-1]["seconds"]
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                result = run("critical.train", config, store=RunStore(f"{folder}/store.db"), run_dir=f"{folder}/run")
+                out["images_per_s"] = len(result.trainer.train_data) / result.history[-1]["seconds"]
+        except Exception as e:         # raised again in the calling thread
+            out["error"] = e
     thread = threading.Thread(target=worker)
     thread.start()
     thread.join()
-    if "images_per_s" not in out:
-        raise RuntimeError("the critical-period training did not finish")
+    if "error" in out:
+        raise out["error"]
     return out["images_per_s"]
 
 
@@ -71,7 +72,8 @@ def measure(workload: str, retained: bool) -> dict:
     env = {**os.environ, "NEURONB_MALLOC_TUNING": "1" if retained else "0"}
     done = subprocess.run([sys.executable, __file__, "--child", workload], env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{workload} ({'retained' if retained else 'defaults'}) failed:\n{done.stderr[-2000:]}")
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ChildFailed(f"{workload} ({'retained' if retained else 'defaults'}) failed: {last}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -91,7 +93,11 @@ def main(argv=None) -> int:
         results = {False: [], True: []}
         for round_ in range(args.rounds):
             for retained in ((False, True) if round_ % 2 == 0 else (True, False)):
-                results[retained].append(measure(workload, retained))
+                try:
+                    results[retained].append(measure(workload, retained))
+                except ChildFailed as e:
+                    print(f"bench_malloc: {e}", file=sys.stderr)
+                    return 1
         print(f"{workload}: images/s per round (page faults, kernel seconds of the whole process)")
         for retained, name in ((False, "malloc's defaults"), (True, "freed memory retained")):
             rows = ", ".join(f"{r['images_per_s']:.1f} ({r['page_faults']:,}, {r['kernel_s']:.1f} s)"
