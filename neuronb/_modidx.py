@@ -1316,6 +1316,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                                       'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols._copy_metrics': ( 'critical_protocols.html#_copy_metrics',
                                                                                                                   'neuronb/experiments/critical/protocols.py'),
+                                                        'neuronb.experiments.critical.protocols._keeps_epoch': ( 'critical_protocols.html#_keeps_epoch',
+                                                                                                                 'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols._kept_in': ( 'critical_protocols.html#_kept_in',
                                                                                                              'neuronb/experiments/critical/protocols.py'),
                                                         'neuronb.experiments.critical.protocols._leave_worker_thread': ( 'critical_protocols.html#_leave_worker_thread',

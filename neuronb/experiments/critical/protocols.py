@@ -201,6 +201,11 @@ def _records_cover(recorded: dict, config: CriticalConfig) -> bool:
     kept = recorded["train"].get("checkpoint_every") or 0
     return (not info or recorded.get("track_information") == info) and (not every or (kept > 0 and every % kept == 0))
 
+def _keeps_epoch(recorded: dict, epoch: int) -> bool:
+    "A run recorded with `recorded` kept a checkpoint after `epoch` epochs (`checkpoints/epoch_<epoch>.pt`)."
+    kept = recorded["train"].get("checkpoint_every") or 0
+    return kept > 0 and epoch % kept == 0
+
 def _recorded_folder(store, run_id: str) -> Path | None:
     "The folder of a store run, from the last checkpoint it recorded (`checkpoints/last.pt`); None without one."
     checkpoints = store.artifacts(run_id)
@@ -229,11 +234,12 @@ def _active(store, run_id: str) -> bool:
 
 def reuse_plan(config: CriticalConfig, store, run_dir: Path | str | None = None) -> tuple[str, dict | None]:
     """What `store` already holds of the training of `config`, as `(action, source)`: `copy` (a finished run trained
-    exactly this), `wait` (a run that would serve is training now), `resume` (a finished run trained its first epochs:
-    continue from its last checkpoint; only for schedules that ignore the run's length), else `train`. A source has
-    the same recorded config except name, usable-information interval and checkpoint interval (for a run without a
-    deficit, its window and options too), and recorded at least what `config` asks for. `source` holds its run id,
-    epochs and folder. An earlier attempt in `run_dir` itself (interrupted) is no source."""
+    exactly this), `wait` (a run that would serve is training now), `resume` (a finished run trained its first epochs,
+    or more epochs and kept a checkpoint at this run's last: continue from that checkpoint; only for schedules that
+    ignore the run's length), else `train`. A source has the same recorded config except name, usable-information
+    interval and checkpoint interval (for a run without a deficit, its window and options too), and recorded at least
+    what `config` asks for. `source` holds its run id, the epochs of it that serve, its folder, and for a longer run
+    the `checkpoint` to continue from. An earlier attempt in `run_dir` itself (interrupted) is no source."""
     if store is None:
         return "train", None
     ignore = [*REUSE_IGNORED, *(("deficit_start", "deficit_end", "deficit_kw") if config.deficit == "none" else ())]
@@ -242,19 +248,26 @@ def reuse_plan(config: CriticalConfig, store, run_dir: Path | str | None = None)
     epochs, finished, training = config.train.epochs, None, None
     for _, run in equal_runs(store, "critical.train", recorded_config(config), ignore).iterrows():
         ran = int(run.config["train"]["epochs"])
-        if not 0 < ran <= epochs or not _records_cover(run.config, config):
+        # a longer run (whatever sweep started first) serves through the checkpoint it kept at this run's last epoch
+        if ran <= 0 or not _records_cover(run.config, config) or ran > epochs and not _keeps_epoch(run.config, epochs):
             continue
-        source = {"run_id": run.run_id, "epochs": ran, "folder": None}
+        source = {"run_id": run.run_id, "epochs": min(ran, epochs), "folder": None}
         if run_dir is not None and _kept_in(store, run.run_id, Path(run_dir)):
             continue
         folder, ready = _run_folder(store, run.run_id) if run.status == "finished" else (None, False)
         if ready:
-            if finished is None or ran > finished["epochs"]:
+            if ran > epochs:
+                checkpoint = folder / "checkpoints" / f"epoch_{epochs:04d}.pt"
+                if not checkpoint.is_file():
+                    continue
+                source["checkpoint"] = checkpoint
+            # the most epochs; of runs serving all of them, one of exactly this length (copied, not evaluated again)
+            if finished is None or (source["epochs"], ran == epochs) > (finished["epochs"], "checkpoint" not in finished):
                 finished = {**source, "folder": folder}
         elif (run.status == "running" or folder is not None) and _active(store, run.run_id):  # or its result being written
-            if training is None or ran > training["epochs"]:
+            if training is None or source["epochs"] > training["epochs"]:
                 training = source
-    if finished is not None and finished["epochs"] == epochs:
+    if finished is not None and finished["epochs"] == epochs and "checkpoint" not in finished:
         return "copy", finished
     if training is not None and (finished is None or training["epochs"] > finished["epochs"]):
         return "wait", training
@@ -322,8 +335,9 @@ def train_inner_run(run: tuple, store=None, splits: Splits | None = None) -> dic
     already holds the result of the same config (a sweep interrupted after this run) is read back, not trained.
 
     What the run store already trained is not trained again (`reuse_plan`): a finished run of the same training is
-    copied into this run's folder and store row, a run of its first epochs is continued, and a run of it still
-    training elsewhere is waited for (on a Dask worker, the thread goes to another run meanwhile)."""
+    copied into this run's folder and store row, a run of its first epochs is continued (or of more epochs, from the
+    checkpoint it kept at this run's last), and a run of it still training elsewhere is waited for (on a Dask worker,
+    the thread goes to another run meanwhile)."""
     config, run_dir, resume = run
     folder = RunFolder(run_dir)
     done = folder.result()
@@ -342,7 +356,7 @@ def train_inner_run(run: tuple, store=None, splits: Splits | None = None) -> dic
                 rejoin()
             started = source if action == "resume" and source["epochs"] > (_checkpoint_epoch(resume) if resume else 0) else None
             if started is not None:
-                resume = source["folder"] / "checkpoints" / "last.pt"
+                resume = source.get("checkpoint") or source["folder"] / "checkpoints" / "last.pt"
                 copied = _copy_checkpoints(source["folder"], folder.path, config.train.checkpoint_every, source["epochs"])
             out = train_critical(config, store, run_dir, resume=resume, splits=splits)
             if started is not None and store is not None:
@@ -350,7 +364,8 @@ def train_inner_run(run: tuple, store=None, splits: Splits | None = None) -> dic
                 for path in copied:
                     store.add_artifact(out.run_id, path, kind="checkpoint")
                 store.finish_run(out.run_id, "finished", notes=f"epochs 0-{source['epochs'] - 1} are those of run "
-                                 f"{source['run_id']} ({source['folder']}), continued from its last checkpoint")
+                                 f"{source['run_id']} ({source['folder']}), continued from its "
+                                 + (f"checkpoint at epoch {source['epochs']}" if "checkpoint" in source else "last checkpoint"))
             return {"test_acc": _accuracy(out.metrics["test"]), "test_loss": out.metrics["test"]["loss"],
                     "run_id": out.run_id, "epochs": out.trainer.epoch, "run_dir": str(out.folder.path)}
         done = folder.result()
