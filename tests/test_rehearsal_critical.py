@@ -115,9 +115,9 @@ def test_report_rehearsal(cifar_root, tmp_path):
     assert result.preset == "rehearsal" and result.html.is_file()
     assert audit.problems == []
     # images: the sensors' views, the variance histograms, the deep linear networks; plotly: the curves, the probes
-    # of the independent-sensors trunk, the windows, usable information, the explorer; tables: settings, curves,
-    # probes, windows, variance summary, theory, checks
-    assert (audit.images, audit.plotly_figures, audit.tables) == (3, 5, 7)
+    # of the independent-sensors trunk, the windows, usable information over training and at the end by removal epoch,
+    # the explorer; tables: settings, curves, probes, windows, variance summary, final usable information, theory, checks
+    assert (audit.images, audit.plotly_figures, audit.tables) == (3, 6, 8)
     # the report's runs: the paper's reader, model family and recipe at the tiny sizes, every one finished
     store = RunStore(store_path)
     runs = store.runs()
