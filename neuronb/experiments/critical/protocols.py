@@ -195,16 +195,15 @@ LENGTH_FREE_SCHEDULES = ("none", "step", "multistep", "exp")    # the learning r
 REUSE_POLL_SECONDS = 5.0
 REUSE_SILENT_SECONDS = 600.0       # a run recorded `running` that logged nothing for longer is taken as dead
 
-def _records_cover(recorded: dict, config: CriticalConfig) -> bool:
-    "A run recorded with `recorded` logged the usable information and kept the checkpoints that `config` asks for."
-    info, every = config.track_information, config.train.checkpoint_every
-    kept = recorded["train"].get("checkpoint_every") or 0
-    return (not info or recorded.get("track_information") == info) and (not every or (kept > 0 and every % kept == 0))
-
 def _keeps_epoch(recorded: dict, epoch: int) -> bool:
     "A run recorded with `recorded` kept a checkpoint after `epoch` epochs (`checkpoints/epoch_<epoch>.pt`)."
     kept = recorded["train"].get("checkpoint_every") or 0
     return kept > 0 and epoch % kept == 0
+
+def _records_cover(recorded: dict, config: CriticalConfig) -> bool:
+    "A run recorded with `recorded` logged the usable information and kept the checkpoints that `config` asks for."
+    info, every = config.track_information, config.train.checkpoint_every
+    return (not info or recorded.get("track_information") == info) and (not every or _keeps_epoch(recorded, every))
 
 def _recorded_folder(store, run_id: str) -> Path | None:
     "The folder of a store run, from the last checkpoint it recorded (`checkpoints/last.pt`); None without one."
