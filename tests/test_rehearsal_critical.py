@@ -115,9 +115,10 @@ def test_report_rehearsal(cifar_root, tmp_path):
     assert result.preset == "rehearsal" and result.html.is_file()
     assert audit.problems == []
     # images: the sensors' views, the variance histograms, the deep linear networks; plotly: the curves, the probes
-    # of the independent-sensors trunk, the windows, usable information over training and at the end by removal epoch,
-    # the explorer; tables: settings, curves, probes, windows, variance summary, final usable information, theory, checks
-    assert (audit.images, audit.plotly_figures, audit.tables) == (3, 6, 8)
+    # of the independent-sensors trunk, the windows, usable information over training, at the end by removal epoch and
+    # by window onset, the explorer; tables: settings, curves, probes, windows, variance summary, final usable information
+    # by removal epoch and by window onset, theory, checks
+    assert (audit.images, audit.plotly_figures, audit.tables) == (3, 7, 9)
     # the report's runs: the paper's reader, model family and recipe at the tiny sizes, every one finished
     store = RunStore(store_path)
     runs = store.runs()
